@@ -1,0 +1,89 @@
+"""Where a result was measured: device class, hardware key, package versions, git provenance."""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from typing import Any
+
+TRACKED_PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate",
+                    "sentence-transformers", "openevals", "langsmith", "llmbench")
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cuda_info(device_index: int = 0) -> dict[str, Any]:
+    import torch
+
+    if not torch.cuda.is_available():
+        return {}
+    props = torch.cuda.get_device_properties(device_index)
+    return {
+        "gpu_name": props.name,
+        "gpu_memory_bytes": int(props.total_memory),
+        "gpu_count": torch.cuda.device_count(),
+        "cuda_version": torch.version.cuda,
+    }
+
+
+def hardware_key(device: str) -> str:
+    """Cost metrics compare only between results that share this key."""
+    if device == "cuda":
+        info = cuda_info()
+        return f"cuda/{info.get('gpu_name', 'unknown')}"
+    return f"cpu/{cpu_model()} x{os.cpu_count()}"
+
+
+def fingerprint(device: str) -> dict[str, Any]:
+    env: dict[str, Any] = {
+        "device_class": device,
+        "hardware_key": hardware_key(device),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "os": f"{platform.system()} {platform.release()}",
+        "packages": {name: package_version(name) for name in TRACKED_PACKAGES},
+    }
+    if device == "cuda":
+        env.update(cuda_info())
+    return env
+
+
+def _git(*args: str, cwd: str | None = None) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=4)
+def provenance(cwd: str | None = None) -> dict[str, Any]:
+    commit = _git("rev-parse", "HEAD", cwd=cwd)
+    status = _git("status", "--porcelain", "--untracked-files=no", cwd=cwd)
+    return {
+        "git_commit": commit,
+        "git_dirty": bool(status) if status is not None else None,
+        "date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+    }

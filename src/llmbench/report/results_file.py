@@ -1,0 +1,37 @@
+"""results.json: every benchmark of the run with metrics, verdicts, environment, provenance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from llmbench import environment
+from llmbench.baselines import atomic_write_text
+
+RESULTS_SCHEMA_VERSION = 1
+
+
+def build_results(records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "provenance": environment.provenance(),
+        "benchmarks": sorted(records, key=lambda r: (str(r.get("benchmark_id")),
+                                                     str(r.get("device")))),
+    }
+
+
+def write_results(report_dir: Path, results: dict[str, Any]) -> Path:
+    path = Path(report_dir) / "results.json"
+    atomic_write_text(path, json.dumps(results, indent=2, sort_keys=True, default=str) + "\n")
+    return path
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read results file {path}: {exc}") from exc
+    if not isinstance(data, dict) or "benchmarks" not in data:
+        raise ValueError(f"results file {path}: missing field 'benchmarks'")
+    return data

@@ -1,0 +1,126 @@
+"""Typed benchmark results: what a runner hands to the baseline check and the report."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Direction(str, Enum):
+    LOWER = "lower"  # lower is better (loss, latency, memory)
+    HIGHER = "higher"  # higher is better (BLEU, tokens/s)
+    EXACT = "exact"  # any change beyond tolerance is a failure (param counts, sizes)
+
+
+class Scope(str, Enum):
+    # Quality metrics compare against the baseline of the same device class (cpu / cuda).
+    QUALITY = "quality"
+    # Cost metrics (time, memory, throughput) compare only on the same hardware key.
+    COST = "cost"
+
+
+@dataclass
+class Metric:
+    value: float
+    unit: str = ""
+    direction: Direction = Direction.LOWER
+    rel_tol: float = 0.0
+    abs_tol: float = 0.0
+    scope: Scope = Scope.QUALITY
+    # When False the metric is recorded and reported but never compared (e.g. informational).
+    compare: bool = True
+
+    def __post_init__(self) -> None:
+        self.direction = Direction(self.direction)
+        self.scope = Scope(self.scope)
+        self.value = float(self.value)
+        if self.rel_tol < 0 or self.abs_tol < 0:
+            raise ValueError("tolerances must be >= 0")
+
+    @property
+    def is_finite(self) -> bool:
+        return math.isfinite(self.value)
+
+    def allowed_change(self, baseline_value: float) -> float:
+        return max(self.abs_tol, self.rel_tol * abs(baseline_value))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value if self.is_finite else repr(self.value),
+            "unit": self.unit,
+            "direction": self.direction.value,
+            "rel_tol": self.rel_tol,
+            "abs_tol": self.abs_tol,
+            "scope": self.scope.value,
+            "compare": self.compare,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Metric:
+        return cls(
+            value=float(data["value"]),
+            unit=data.get("unit", ""),
+            direction=data.get("direction", "lower"),
+            rel_tol=float(data.get("rel_tol", 0.0)),
+            abs_tol=float(data.get("abs_tol", 0.0)),
+            scope=data.get("scope", "quality"),
+            compare=bool(data.get("compare", True)),
+        )
+
+
+def quality(value: float, unit: str = "", direction: str = "lower", rel_tol: float = 0.0,
+            abs_tol: float = 0.0) -> Metric:
+    return Metric(value, unit, Direction(direction), rel_tol, abs_tol, Scope.QUALITY)
+
+
+def cost(value: float, unit: str = "", direction: str = "lower", rel_tol: float = 0.0,
+         abs_tol: float = 0.0) -> Metric:
+    return Metric(value, unit, Direction(direction), rel_tol, abs_tol, Scope.COST)
+
+
+def info(value: float, unit: str = "") -> Metric:
+    """A figure kept in results and reports but never compared against a baseline."""
+    return Metric(value, unit, Direction.LOWER, scope=Scope.QUALITY, compare=False)
+
+
+@dataclass
+class Result:
+    """One benchmark's measurement.
+
+    ``params`` define the benchmark (their hash decides whether a baseline is comparable);
+    ``metrics`` are compared; ``artifacts`` (loss curves, per-question scores, ...) go to the
+    report only.
+    """
+
+    suite: str
+    params: dict[str, Any]
+    metrics: dict[str, Metric] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, name: str, metric: Metric) -> None:
+        self.metrics[name] = metric
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "params": self.params,
+            "metrics": {k: m.to_dict() for k, m in sorted(self.metrics.items())},
+            "artifacts": self.artifacts,
+            "notes": self.notes,
+        }
+
+
+def latency_metrics(benchmark: Any, prefix: str, rel_tol: float = 0.5) -> dict[str, Metric]:
+    """Turn a finished pytest-benchmark ``benchmark`` fixture's statistics into cost metrics.
+
+    ``benchmark.stats.stats`` carries mean/median/stddev/min/max in seconds and the rounds.
+    """
+    stats = benchmark.stats.stats
+    metrics = {f"{prefix}_{key}_s": cost(getattr(stats, key), "s", rel_tol=rel_tol)
+               for key in ("median", "mean", "min")}
+    metrics[f"{prefix}_stddev_s"] = info(stats.stddev, "s")
+    metrics[f"{prefix}_rounds"] = info(stats.rounds, "rounds")
+    return metrics

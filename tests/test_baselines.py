@@ -1,0 +1,121 @@
+import json
+
+import pytest
+
+from llmbench.baselines import (
+    SCHEMA_VERSION,
+    BaselineError,
+    BaselineStore,
+    compare_with_baseline,
+    config_hash,
+)
+from llmbench.compare import Outcome
+from llmbench.results import Result, cost, info, quality
+
+CPU_ENV = {"device_class": "cpu", "hardware_key": "cpu/Test CPU x2"}
+CUDA_ENV = {"device_class": "cuda", "hardware_key": "cuda/Test GPU"}
+PROV = {"git_commit": "abc", "git_dirty": False, "date": "2026-01-01T00:00:00+00:00"}
+
+
+def make_result(loss=1.0, runtime=10.0, params=None):
+    return Result("lora", params or {"rank": 8, "steps": 10},
+                  {"loss": quality(loss, "nats", rel_tol=0.05),
+                   "runtime_s": cost(runtime, "s", rel_tol=0.5),
+                   "curve_points": info(10)})
+
+
+def test_write_then_load_round_trip(tmp_path):
+    store = BaselineStore(tmp_path)
+    path = store.write("smoke", "lora_ranks/lora_rank/r8", make_result(), CPU_ENV, PROV, None)
+    assert path == tmp_path / "smoke" / "lora_ranks" / "lora_rank" / "r8.json"
+    baseline = store.load("smoke", "lora_ranks/lora_rank/r8")
+    assert baseline.data["schema_version"] == SCHEMA_VERSION
+    assert baseline.values("quality", "cpu") == {"loss": 1.0}
+    assert baseline.values("cost", "cpu/Test CPU x2") == {"runtime_s": 10.0}
+    # informational metrics are never stored as baseline values
+    assert "curve_points" not in baseline.entry("quality", "cpu")["metrics"]
+    assert baseline.entry("quality", "cpu")["provenance"] == PROV
+
+
+def test_file_format_is_stable_and_sorted(tmp_path):
+    store = BaselineStore(tmp_path)
+    path = store.write("smoke", "a/b/c", make_result(), CPU_ENV, PROV, None)
+    first = path.read_text()
+    store.write("smoke", "a/b/c", make_result(), CPU_ENV, PROV, store.load("smoke", "a/b/c"))
+    assert path.read_text() == first
+    data = json.loads(first)
+    assert list(data) == sorted(data)
+    assert first.endswith("\n") and '  "benchmark_id"' in first
+
+
+def test_update_keeps_other_device_classes(tmp_path):
+    store = BaselineStore(tmp_path)
+    store.write("p", "x/y/z", make_result(loss=1.0), CPU_ENV, PROV, None)
+    store.write("p", "x/y/z", make_result(loss=2.0), CUDA_ENV, PROV, store.load("p", "x/y/z"))
+    baseline = store.load("p", "x/y/z")
+    assert baseline.values("quality", "cpu") == {"loss": 1.0}
+    assert baseline.values("quality", "cuda") == {"loss": 2.0}
+
+
+def test_update_with_changed_params_drops_incomparable_entries(tmp_path):
+    store = BaselineStore(tmp_path)
+    store.write("p", "x/y/z", make_result(), CPU_ENV, PROV, None)
+    new = make_result(params={"rank": 8, "steps": 20})
+    store.write("p", "x/y/z", new, CUDA_ENV, PROV, store.load("p", "x/y/z"))
+    baseline = store.load("p", "x/y/z")
+    assert baseline.entry("quality", "cpu") is None
+    assert baseline.data["config_hash"] == config_hash("lora", new.params)
+
+
+def test_interrupted_write_leaves_old_file_intact(tmp_path, monkeypatch):
+    store = BaselineStore(tmp_path)
+    path = store.write("p", "x/y/z", make_result(loss=1.0), CPU_ENV, PROV, None)
+    before = path.read_text()
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("llmbench.baselines.os.replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        store.write("p", "x/y/z", make_result(loss=9.0), CPU_ENV, PROV, store.load("p", "x/y/z"))
+    assert path.read_text() == before
+    assert [p.name for p in path.parent.iterdir()] == ["z.json"]
+
+
+def test_missing_file_loads_as_none(tmp_path):
+    assert BaselineStore(tmp_path).load("p", "no/such/bench") is None
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{not json", "invalid JSON at line 1 column 2"),
+        ("[]", "top level must be a JSON object"),
+        ('{"schema_version": 99}', "schema_version is 99"),
+        (json.dumps({"schema_version": 1, "benchmark_id": "b", "config_hash": "h",
+                     "params": {}, "quality": {"cpu": {"metrics": {"loss": {"value": "x"}}}}}),
+         "quality.cpu.metrics.loss.value"),
+        (json.dumps({"schema_version": 1, "benchmark_id": "b", "config_hash": "h",
+                     "params": {}, "quality": {"cpu": {}}}), "quality.cpu.metrics"),
+    ],
+)
+def test_corrupt_or_invalid_files_name_path_and_problem(tmp_path, content, problem):
+    path = tmp_path / "p" / "x.json"
+    path.parent.mkdir()
+    path.write_text(content)
+    with pytest.raises(BaselineError) as info_:
+        BaselineStore(tmp_path).load("p", "x")
+    assert str(path) in str(info_.value)
+    assert problem in str(info_.value)
+
+
+def test_compare_with_baseline_picks_device_class_and_hardware(tmp_path):
+    store = BaselineStore(tmp_path)
+    store.write("p", "b", make_result(loss=1.0, runtime=10.0), CPU_ENV, PROV, None)
+    baseline = store.load("p", "b")
+    worse = make_result(loss=1.2, runtime=10.0)
+    assert compare_with_baseline(worse, baseline, CPU_ENV).outcome is Outcome.REGRESSED
+    slower_elsewhere = make_result(loss=1.0, runtime=100.0)
+    other_cpu = {"device_class": "cpu", "hardware_key": "cpu/Other x64"}
+    assert compare_with_baseline(slower_elsewhere, baseline, other_cpu).outcome is Outcome.PASS
+    assert compare_with_baseline(slower_elsewhere, baseline, CPU_ENV).outcome is Outcome.REGRESSED
