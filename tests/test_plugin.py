@@ -223,3 +223,21 @@ def test_pytest_benchmark_stats_feed_result_metrics(pytester):
     assert cost_entry["metrics"]["sum_median_s"]["value"] > 0
     # pytest-benchmark's own table still prints
     result.stdout.fnmatch_lines(["*benchmark: 1 tests*"])
+
+
+def test_benchmark_that_crashes_before_check_is_listed_as_error(pytester):
+    pytester.makepyfile(test_crash="""
+        def test_crash(regression):
+            raise FloatingPointError("loss is NaN at step 3 (rank=8)")
+    """)
+    result = pytester.runpytest("--bench-profile", "smoke")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*crash/crash/default*smoke*cpu*error*"])
+    report = json.loads((pytester.path / ".llmbench" / "results.json").read_text())
+    assert "loss is NaN at step 3" in report["benchmarks"][0]["message"]
+
+
+def test_invalid_steps_override_is_a_usage_error(pytester):
+    result = pytester.runpytest_subprocess("--bench-steps", "0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--bench-steps must be >= 1*"])

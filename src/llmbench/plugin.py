@@ -68,11 +68,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
     # langsmith's own pytest plugin tries to reach its API unless told not to.
     os.environ.setdefault("LANGSMITH_TEST_TRACKING", "false")
-    if config.getoption("bench_profile") is not None:
-        try:
+    try:
+        if config.getoption("bench_profile") is not None:
             get_profile(config.getoption("bench_profile"))
-        except ValueError as exc:
-            raise pytest.UsageError(str(exc)) from None
+        get_profile("smoke").with_overrides(steps=config.getoption("bench_steps"))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.stash[STATE_KEY] = BenchSession(config)
 
 
@@ -139,10 +140,7 @@ def resolve_profile(config: pytest.Config, device: str) -> Profile:
 def bench_profile(request: pytest.FixtureRequest) -> Profile:
     device = (request.getfixturevalue("bench_device")
               if "bench_device" in request.fixturenames else "cpu")
-    try:
-        return resolve_profile(request.config, device)
-    except ValueError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    return resolve_profile(request.config, device)
 
 
 def benchmark_id_for(item: pytest.Item) -> str:
@@ -309,6 +307,19 @@ def regression(request: pytest.FixtureRequest, bench_profile: Profile) -> Regres
                            message=str(exc)))
         raise
     return checker
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """A benchmark that failed before ``regression.check`` (NaN loss, OOM, …) still gets a row."""
+    report = yield
+    checker = getattr(item, "funcargs", {}).get("regression")
+    if call.when == "call" and report.failed and isinstance(checker, RegressionCheck) \
+            and not checker.checked:
+        checker.session.add(Record(item.nodeid, checker.benchmark_id, checker.profile.name,
+                                   checker.device, Outcome.ERROR, str(checker.path),
+                                   message=call.excinfo.exconly()[:2000] if call.excinfo else ""))
+    return report
 
 
 # --- session state, xdist transport, summary, results.json ------------------------------------
