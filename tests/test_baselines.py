@@ -119,3 +119,23 @@ def test_compare_with_baseline_picks_device_class_and_hardware(tmp_path):
     other_cpu = {"device_class": "cpu", "hardware_key": "cpu/Other x64"}
     assert compare_with_baseline(slower_elsewhere, baseline, other_cpu).outcome is Outcome.PASS
     assert compare_with_baseline(slower_elsewhere, baseline, CPU_ENV).outcome is Outcome.REGRESSED
+
+
+def test_loss_curve_is_kept_beside_quality_metrics_for_the_report(tmp_path):
+    result = make_result()
+    result.artifacts["loss_curve"] = [3.0, 2.5, 2.0]
+    result.artifacts["per_question"] = [{"q": "x"}]
+    store = BaselineStore(tmp_path)
+    store.write("p", "b", result, CPU_ENV, PROV, None)
+    entry = store.load("p", "b").entry("quality", "cpu")
+    assert entry["artifacts"] == {"loss_curve": [3.0, 2.5, 2.0]}
+
+
+def test_written_files_get_the_usual_mode_not_0600(tmp_path):
+    import os
+    umask = os.umask(0o022)
+    try:
+        path = BaselineStore(tmp_path).write("p", "b", make_result(), CPU_ENV, PROV, None)
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -241,3 +241,14 @@ def test_invalid_steps_override_is_a_usage_error(pytester):
     result = pytester.runpytest_subprocess("--bench-steps", "0")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--bench-steps must be >= 1*"])
+
+
+def test_no_cost_compare_records_cost_metrics_without_judging_them(bench, monkeypatch):
+    run(bench, "--update-baselines")
+    monkeypatch.setenv("FAKE_RUNTIME", "500")
+    run(bench).assert_outcomes(failed=2, skipped=2)
+    result = run(bench, "--no-cost-compare")
+    result.assert_outcomes(passed=2, skipped=2)
+    report = json.loads((bench.path / ".llmbench" / "results.json").read_text())
+    assert {b["comparison"]["runtime_s"]["verdict"] for b in report["benchmarks"]} == {
+        "not compared"}

@@ -30,6 +30,9 @@ from llmbench.compare import Comparison, compare_metrics
 from llmbench.results import Result, Scope
 
 SCHEMA_VERSION = 1
+# Result artifacts kept beside the quality metrics, for the report only (never compared):
+# the baseline's loss curve is drawn dashed under the current one.
+BASELINE_ARTIFACTS = ("loss_curve",)
 
 
 class BaselineError(Exception):
@@ -55,6 +58,9 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -159,12 +165,17 @@ class BaselineStore:
             if metrics:
                 data[section][key] = {"metrics": metrics, "environment": environment,
                                       "provenance": provenance}
+                curves = {name: result.artifacts[name] for name in BASELINE_ARTIFACTS
+                          if name in result.artifacts}
+                if section == "quality" and curves:
+                    data[section][key]["artifacts"] = curves
         atomic_write_text(path, canonical_json(data))
         return path
 
 
-def compare_with_baseline(result: Result, baseline: Baseline, environment: dict[str, Any]
-                          ) -> Comparison:
+def compare_with_baseline(result: Result, baseline: Baseline, environment: dict[str, Any],
+                          compare_cost: bool = True) -> Comparison:
+    cost_values = baseline.values("cost", environment["hardware_key"]) if compare_cost else None
     return compare_metrics(result.metrics,
                            baseline.values("quality", environment["device_class"]),
-                           baseline.values("cost", environment["hardware_key"]))
+                           cost_values)

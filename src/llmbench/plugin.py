@@ -61,9 +61,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(needs LANGSMITH_API_KEY)")
     group.addoption("--wandb", action="store_true", default=False,
                     help="log metrics and curves to Weights & Biases (WANDB_MODE=offline works)")
+    group.addoption("--no-cost-compare", action="store_true", default=False,
+                    help="record cost metrics (time, memory) without comparing them: for "
+                         "shared CI machines whose timings are noise")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from llmbench.gpu_workers import assign_gpu
+
+    try:
+        assign_gpu()  # before anything initialises CUDA: one GPU per xdist worker
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     # langsmith's own pytest plugin tries to reach its API unless told not to.
@@ -169,6 +178,7 @@ class Record:
     comparison: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
     message: str = ""
+    baseline_artifacts: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -182,6 +192,7 @@ class Record:
             "comparison": self.comparison,
             "environment": self.environment,
             "message": self.message,
+            "baseline_artifacts": self.baseline_artifacts,
         }
 
 
@@ -245,7 +256,10 @@ class RegressionCheck:
             self.session.add(record)
             pytest.fail(record.message, pytrace=False)
 
-        comparison = compare_with_baseline(result, self.baseline, env)
+        entry = self.baseline.entry("quality", env["device_class"]) or {}
+        record.baseline_artifacts = entry.get("artifacts", {})
+        comparison = compare_with_baseline(result, self.baseline, env,
+                                           compare_cost=not self.session.skip_cost)
         record.outcome = comparison.outcome
         record.comparison = {row.name: row.to_dict() for row in comparison.rows}
         if comparison.outcome is Outcome.REGRESSED:
@@ -328,6 +342,7 @@ class BenchSession:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.update = bool(config.getoption("update_baselines"))
+        self.skip_cost = bool(config.getoption("no_cost_compare"))
         self.store = BaselineStore(Path(config.getoption("baseline_dir")))
         self.report_dir = Path(config.getoption("bench_report"))
         self.records: list[Record] = []
@@ -362,6 +377,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         from llmbench.report import write_report
 
         state.written_report = write_report(state.report_dir, state.records_as_dicts())
+        if session.config.getoption("wandb"):
+            from llmbench.report.wandb_log import log_records
+
+            log_records(state.records_as_dicts())
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -377,7 +396,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
             device=data["device"], outcome=Outcome(data["outcome"]),
             baseline_path=data["baseline_path"], result=data["result"],
             comparison=data["comparison"], environment=data["environment"],
-            message=data["message"]))
+            message=data["message"], baseline_artifacts=data.get("baseline_artifacts", {})))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config

@@ -74,7 +74,8 @@ def _schema_problems(results: dict[str, Any]) -> list[str]:
         errors = schema_errors(results)
     except ImportError:  # jsonschema comes with the `report` extra
         return []
-    for error in errors:
-        warnings.warn(f"results.json does not match its schema: {error}", ReportWarning,
+    if errors:
+        warnings.warn(f"results.json does not match results.schema.json ({len(errors)} "
+                      f"problem(s), see summary.md); first: {errors[0]}", ReportWarning,
                       stacklevel=3)
     return [f"results.json does not match results.schema.json: {e}" for e in errors]

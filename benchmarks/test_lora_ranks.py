@@ -1,0 +1,21 @@
+"""LoRA rank vs training performance: loss, settling, runtime and memory per rank.
+
+The CPU default profile is ``embedded`` (SmolLM2-135M); ``--bench-profile smoke`` runs the tiny
+random OPT in seconds; ``-m gpu`` runs ``opt-350m-random`` on CUDA.
+"""
+
+import pytest
+
+from llmbench.lora import run_lora_benchmark
+
+pytestmark = pytest.mark.lora
+
+RANKS = [8, 128, 256]
+
+
+@pytest.mark.parametrize("rank", RANKS, ids=lambda r: f"r{r}")
+def test_lora_rank(rank, bench_profile, bench_device, regression):
+    if rank not in bench_profile.lora.ranks:
+        pytest.skip(f"rank {rank} is not in profile {bench_profile.name!r}")
+    result = run_lora_benchmark(bench_profile.lora, rank=rank, device=bench_device)
+    regression.check(result)

@@ -1,0 +1,57 @@
+"""Quantization precision benchmarks: what each precision saves in memory and costs in accuracy.
+
+One case per precision id (fp32 fp16 bf16 int8 nf4 fp4 nf4-dq) on each device; the fp32 case
+runs first and is the reference for the others' ``eval_loss_delta_vs_fp32``. Greedy generation
+is timed with pytest-benchmark's ``benchmark`` fixture (pedantic: fixed rounds after warm-up);
+its statistics go into the result. A precision the device or installation cannot run is skipped
+with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from llmbench.profiles import ALL_PRECISIONS
+from llmbench.quant import PrecisionUnavailable, run_quant_benchmark
+
+pytestmark = pytest.mark.quant
+
+
+class PedanticTimer:
+    """A round timer (see ``llmbench.quant.latency``) on top of ``benchmark.pedantic``."""
+
+    name = "pytest-benchmark"
+
+    def __init__(self, benchmark: Any) -> None:
+        self.benchmark = benchmark
+        self.stats: dict[str, Any] | None = None
+
+    def __call__(self, fn: Callable[[], Any], rounds: int, warmup_rounds: int
+                 ) -> list[float] | None:
+        self.benchmark.pedantic(fn, rounds=rounds, warmup_rounds=warmup_rounds, iterations=1)
+        metadata = getattr(self.benchmark, "stats", None)
+        if metadata is None:  # --benchmark-disable, or xdist: the runner times by itself
+            return None
+        self.stats = metadata.stats.as_dict()
+        return list(metadata.stats.data)
+
+
+@pytest.mark.parametrize("precision", ALL_PRECISIONS)
+def test_precision(precision, bench_profile, bench_device, regression, benchmark):
+    settings = bench_profile.quant
+    if precision not in settings.precisions:
+        pytest.skip(f"profile {bench_profile.name!r} does not include precision {precision}")
+    benchmark.group = f"quant generate ({bench_profile.name}, {bench_device})"
+    benchmark.extra_info.update(precision=precision, model=settings.model,
+                                new_tokens=settings.generate_tokens)
+    timer = PedanticTimer(benchmark)
+    try:
+        result = run_quant_benchmark(settings, precision, bench_device, timer=timer)
+    except PrecisionUnavailable as exc:
+        pytest.skip(exc.reason)
+    if timer.stats is not None:
+        result.artifacts["pytest_benchmark"] = timer.stats
+    regression.check(result)

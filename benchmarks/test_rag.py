@@ -1,0 +1,119 @@
+"""RAG configuration benchmarks: every generator x retriever of the profile, against baselines.
+
+``test_rag[<generator>+<retriever>]`` answers the profile's questions end to end (retrieval,
+batched generation) and records BLEU, METEOR, ROUGE, recall@k / MRR / nDCG, tokens and latency,
+plus the LLM judge's correctness and helpfulness (``--judge``; ``--judge none`` turns it off).
+``test_retrieval_latency[<retriever>]`` times retrieval alone with pytest-benchmark.
+
+The matrix comes from the profile's ``RagSettings`` (``--bench-profile``). ``--rag-corpus DIR``
+and ``--rag-qa FILE`` replace the fixture corpus and QA set. ``openai:<model>`` generators are
+marked ``network`` and skip without ``OPENAI_API_KEY``; an endpoint that stays unreachable or
+rate-limited fails that configuration only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+
+from llmbench.profiles import DEFAULT_PROFILE, RagSettings, get_profile
+from llmbench.rag.generators import OPENAI_PREFIX, GenerationError, GeneratorUnavailable
+from llmbench.rag.pipeline import retrieval_task, run_rag_benchmark
+
+pytestmark = pytest.mark.rag
+
+# Retrieval timed alone: "none" retrieves nothing, and multi-query's retrieval is mostly an LLM
+# call, which the end-to-end latency of test_rag already measures.
+TIMED_RETRIEVERS = ("dense", "bm25", "ensemble")
+
+
+def config_id(generator: str, retriever: str) -> str:
+    return f"{generator.replace(':', '-').replace('/', '-')}+{retriever}"
+
+
+def _collection_settings(config: pytest.Config) -> RagSettings:
+    """The matrix is collected from the CPU profile; a test outside its device's profile skips."""
+    try:
+        return get_profile(config.getoption("bench_profile") or DEFAULT_PROFILE["cpu"]).rag
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _judge_spec(config: pytest.Config, settings: RagSettings) -> str:
+    return config.getoption("judge") or settings.judge
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "rag_config" in metafunc.fixturenames:
+        settings = _collection_settings(metafunc.config)
+        judge = _judge_spec(metafunc.config, settings)
+        judge_marks = [] if judge == "none" else [pytest.mark.judge]
+        if judge.startswith(OPENAI_PREFIX):
+            judge_marks.append(pytest.mark.network)
+        cases = []
+        for generator in settings.generators:
+            marks = [pytest.mark.network] if generator.startswith(OPENAI_PREFIX) else []
+            cases += [pytest.param((generator, retriever), id=config_id(generator, retriever),
+                                   marks=[*marks, *judge_marks])
+                      for retriever in settings.retrievers]
+        metafunc.parametrize("rag_config", cases)
+    if "timed_retriever" in metafunc.fixturenames:
+        settings = _collection_settings(metafunc.config)
+        metafunc.parametrize("timed_retriever",
+                             [r for r in TIMED_RETRIEVERS if r in settings.retrievers])
+
+
+def _data_overrides(config: pytest.Config) -> dict[str, Any]:
+    return {"corpus_dir": config.getoption("rag_corpus"), "qa_path": config.getoption("rag_qa")}
+
+
+def _judge(config: pytest.Config, settings: RagSettings) -> Any:
+    spec = _judge_spec(config, settings)
+    if spec == "none":
+        return None
+    from llmbench.rag.judge import JudgeUnavailable, rag_judge
+
+    try:
+        return rag_judge(spec, config.getoption("judge_repeats"))
+    except JudgeUnavailable as exc:
+        pytest.skip(f"judge {spec}: {exc} (or run with --judge none)")
+
+
+def test_rag(rag_config, bench_profile, bench_device, regression, request):
+    generator, retriever = rag_config
+    settings = bench_profile.rag
+    if generator not in settings.generators or retriever not in settings.retrievers:
+        pytest.skip(f"profile {bench_profile.name!r} does not include {generator} + {retriever}")
+    judge = _judge(request.config, settings)
+    try:
+        result = run_rag_benchmark(settings, generator, retriever, device=bench_device,
+                                   judge=judge, **_data_overrides(request.config))
+    except GeneratorUnavailable as exc:
+        pytest.skip(str(exc))
+    except GenerationError as exc:
+        pytest.fail(f"{config_id(generator, retriever)}: {exc}", pytrace=False)
+    for note in result.notes:
+        warnings.warn(note, UserWarning, stacklevel=1)
+    regression.check(result)
+
+
+def test_retrieval_latency(timed_retriever, bench_profile, bench_device, regression, benchmark,
+                           request):
+    settings = bench_profile.rag
+    if timed_retriever not in settings.retrievers:
+        pytest.skip(f"profile {bench_profile.name!r} does not include {timed_retriever}")
+    task = retrieval_task(settings, timed_retriever, device=bench_device,
+                          **_data_overrides(request.config))
+    benchmark.group = f"rag retrieval ({bench_profile.name}, {bench_device})"
+    benchmark.extra_info.update(retriever=timed_retriever, k=settings.k,
+                                questions=len(task.questions))
+    benchmark.pedantic(task.run, rounds=settings.retrieval_rounds, warmup_rounds=1, iterations=1)
+    stats = getattr(benchmark, "stats", None)
+    if stats is None:
+        pytest.skip("pytest-benchmark is disabled (--benchmark-disable, or under xdist); "
+                    "retrieval alone is timed only through it")
+    result = task.result(list(stats.stats.data), bench_device)
+    result.artifacts["pytest_benchmark"] = stats.stats.as_dict()
+    regression.check(result)

@@ -1,0 +1,83 @@
+"""``llmbench`` command line: render a report again, compare two runs.
+
+    llmbench report .llmbench/results.json [--out DIR]
+    llmbench compare old/results.json new/results.json [--changed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from llmbench.report import load_results, render_report
+from llmbench.report.schema import validate_results
+
+
+def _load(path: str) -> dict[str, Any]:
+    """results.json, checked against its schema when jsonschema is installed."""
+    data = load_results(Path(path))
+    try:
+        validate_results(data, source=path)
+    except ImportError:  # jsonschema comes with the `report` extra
+        pass
+    return data
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    results = _load(args.results)
+    out = Path(args.out) if args.out else Path(args.results).parent
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY") if args.github_step_summary else None
+    summary = render_report(results, out, step_summary=step_summary, plots=not args.no_plots)
+    print(f"wrote {summary}")
+    plots = sorted((out / "plots").glob("*.png")) if not args.no_plots else []
+    for plot in plots:
+        print(f"wrote {plot}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from llmbench.report.compare_runs import compare_runs
+
+    a, b = _load(args.a), _load(args.b)
+    print(compare_runs(a, b, label_a=args.a, label_b=args.b, changed_only=args.changed), end="")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llmbench",
+                                     description="Reports of llmbench runs (results.json).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    report = sub.add_parser("report", help="write summary.md and plots from a results.json")
+    report.add_argument("results", help="results.json written by pytest --bench-report DIR")
+    report.add_argument("--out", metavar="DIR",
+                        help="where to write summary.md and plots/ (default: next to results)")
+    report.add_argument("--no-plots", action="store_true", help="skip the PNG charts")
+    report.add_argument("--github-step-summary", action="store_true",
+                        help="also append the summary to $GITHUB_STEP_SUMMARY")
+    report.set_defaults(func=cmd_report)
+
+    compare = sub.add_parser("compare", help="print two runs side by side (markdown)")
+    compare.add_argument("a", metavar="A.json", help="the earlier run's results.json")
+    compare.add_argument("b", metavar="B.json", help="the later run's results.json")
+    compare.add_argument("--changed", action="store_true",
+                         help="only metrics that moved beyond their tolerance")
+    compare.set_defaults(func=cmd_compare)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, OSError, KeyError) as exc:
+        print(f"llmbench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

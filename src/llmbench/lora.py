@@ -1,0 +1,222 @@
+"""LoRA rank benchmark runner: fine-tune one rank with the measured loop and report a Result.
+
+    result = run_lora_benchmark(profile.lora, rank=8, device="cpu")
+
+Knows nothing of pytest or baselines. Metrics (names as in the Result):
+
+* ``final_train_loss`` mean loss of the last ``final_loss_window`` steps; ``eval_loss`` mean
+  per-token loss on ``eval_examples`` held-out examples after training.
+* ``settling_step`` the first step (1-based) at which the trailing mean of ``settle_window``
+  losses is under ``settle_threshold``; ``steps + 1`` when that never happens (with a note).
+* ``runtime_s``, ``median_step_s``, ``tokens_per_s`` over the steps after ``warmup_steps``
+  (tokens = non-padding tokens).
+* ``trainable_params``, ``total_params``, ``adapter_mb`` (adapter_model.safetensors on disk).
+* ``rss_{mean,std,min,max}_mb`` process memory sampled during training;
+  ``peak_cuda_{allocated,reserved}_mb`` (CUDA only; peaks reset after model load).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from peft import LoraConfig, TaskType, get_peft_model
+
+from llmbench.profiles import LoraSettings
+from llmbench.results import Direction, Metric, Result, cost, info, quality
+from llmbench.sources.data import load_instruction_data, tokenize_examples
+from llmbench.sources.models import load_model, load_tokenizer
+from llmbench.trackers import CudaMemoryTracker, RssSampler, Timer
+from llmbench.training import (
+    CudaOutOfMemoryError,
+    TrainConfig,
+    TrainReport,
+    evaluate_loss,
+    release_memory,
+    train,
+)
+
+ADAPTER_FILE = "adapter_model.safetensors"
+
+
+class TargetModuleError(ValueError):
+    """A LoRA target module name that the model does not have."""
+
+
+def lora_config(settings: LoraSettings, rank: int) -> LoraConfig:
+    if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
+        raise ValueError(f"LoRA rank must be an integer >= 1, got {rank!r}")
+    return LoraConfig(task_type=TaskType.CAUSAL_LM, r=rank,
+                      lora_alpha=settings.alpha_per_rank * rank,
+                      lora_dropout=settings.lora_dropout,
+                      target_modules=list(settings.target_modules))
+
+
+def linear_module_names(model: torch.nn.Module) -> list[str]:
+    """Short names (``q_proj``) of the model's linear layers: what LoRA can target."""
+    return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                   if isinstance(module, torch.nn.Linear)})
+
+
+def check_target_modules(model: torch.nn.Module, targets: tuple[str, ...], spec: str) -> None:
+    available = linear_module_names(model)
+    missing = [t for t in targets if t not in available]
+    if missing:
+        raise TargetModuleError(
+            f"LoRA target modules {missing} are not in model {spec!r}; "
+            f"its linear modules are: {', '.join(available)}")
+
+
+def settling_step(losses: list[float], threshold: float, window: int) -> int | None:
+    """First 1-based step whose trailing mean over ``window`` losses is under ``threshold``."""
+    for step in range(1, len(losses) + 1):
+        recent = losses[max(0, step - window):step]
+        if sum(recent) / len(recent) < threshold:
+            return step
+    return None
+
+
+def benchmark_params(settings: LoraSettings, rank: int) -> dict[str, Any]:
+    """The settings that define the benchmark (their hash decides baseline comparability)."""
+    params = dataclasses.asdict(settings)
+    del params["ranks"]  # the matrix, not this benchmark
+    params["target_modules"] = list(settings.target_modules)
+    params.update(rank=rank, lora_alpha=settings.alpha_per_rank * rank, dtype="float32")
+    return params
+
+
+def adapter_bytes(model: torch.nn.Module) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        return (Path(tmp) / ADAPTER_FILE).stat().st_size
+
+
+def train_config(settings: LoraSettings, name: str) -> TrainConfig:
+    # --bench-steps may leave fewer steps than the profile's warm-up; keep one step measured.
+    warmup = min(settings.warmup_steps, settings.steps - 1)
+    return TrainConfig(steps=settings.steps, batch_size=settings.batch_size, lr=settings.lr,
+                       seed=settings.seed, warmup_steps=warmup, name=name)
+
+
+def run_name(settings: LoraSettings, rank: int, device: str) -> str:
+    return (f"LoRA r={rank} on {settings.model} ({device}, seq_len={settings.seq_len}, "
+            f"batch_size={settings.batch_size}, steps={settings.steps})")
+
+
+def run_lora_benchmark(settings: LoraSettings, rank: int, device: str = "cpu", *,
+                       trackers: bool = True) -> Result:
+    """Fine-tune ``settings.model`` with LoRA rank ``rank`` on ``device``; measure everything.
+
+    ``trackers=False`` skips the RSS sampler and CUDA memory tracker (to measure their cost).
+    CUDA out of memory becomes ``CudaOutOfMemoryError`` naming the configuration, raised after
+    the model and optimizer are released, so the next benchmark in the process can still run.
+    """
+    lora = lora_config(settings, rank)  # validates the rank before anything is loaded
+    name = run_name(settings, rank, device)
+    oom_message = None
+    try:
+        return _run(settings, rank, device, lora, name, trackers)
+    except torch.cuda.OutOfMemoryError as exc:
+        oom_message = str(exc).splitlines()[0] if str(exc) else "out of memory"
+    # Outside the except block the traceback (and the frames holding the model) is gone.
+    release_memory()
+    raise CudaOutOfMemoryError(f"CUDA out of memory in {name}: {oom_message}")
+
+
+def prepare_data(settings: LoraSettings, tokenizer: Any) -> tuple[list, list, int]:
+    """Tokenized training and held-out sets, and how many training examples were dropped."""
+    data = load_instruction_data(settings.dataset, fraction=settings.dataset_fraction,
+                                 seed=settings.seed)
+    train_set = tokenize_examples(data.train, tokenizer, max_length=settings.seq_len,
+                                  response_only=settings.response_only_loss)
+    eval_set = tokenize_examples(data.held_out[:settings.eval_examples], tokenizer,
+                                 max_length=settings.seq_len,
+                                 response_only=settings.response_only_loss)
+    return train_set, eval_set, len(data.train) - len(train_set)
+
+
+def build_lora_model(settings: LoraSettings, lora: LoraConfig, device: str) -> torch.nn.Module:
+    """The base model with fresh LoRA adapters (seeded, so every build is the same)."""
+    base = load_model(settings.model, device=device)
+    check_target_modules(base, settings.target_modules, settings.model)
+    torch.manual_seed(settings.seed)  # LoRA's A matrices are initialised randomly
+    return get_peft_model(base, lora)
+
+
+def _run(settings: LoraSettings, rank: int, device: str, lora: LoraConfig, name: str,
+         trackers: bool) -> Result:
+    release_memory()  # leftovers of an earlier benchmark in this process would inflate RSS
+    tokenizer = load_tokenizer(settings.model)
+    train_set, eval_set, dropped = prepare_data(settings, tokenizer)
+    with Timer(device) as load_timer:
+        model = build_lora_model(settings, lora, device)
+    trainable, total = model.get_nb_trainable_parameters()
+
+    config = train_config(settings, name)
+    with contextlib.ExitStack() as stack:
+        rss = stack.enter_context(RssSampler()) if trackers else None
+        cuda_memory = (stack.enter_context(CudaMemoryTracker(device))
+                       if trackers and device.startswith("cuda") else None)
+        report = train(model, train_set, config, pad_token_id=tokenizer.pad_token_id,
+                       device=device)
+
+    eval_loss = evaluate_loss(model, eval_set, batch_size=settings.batch_size,
+                              pad_token_id=tokenizer.pad_token_id, device=device)
+    result = Result(suite="lora", params=benchmark_params(settings, rank))
+    _add_training_metrics(result, settings, report, eval_loss, device)
+    result.add("trainable_params", Metric(trainable, "params", Direction.EXACT))
+    result.add("total_params", Metric(total, "params", Direction.EXACT))
+    result.add("adapter_mb", Metric(adapter_bytes(model) / 1e6, "MB", Direction.EXACT,
+                                    rel_tol=0.01))
+    result.add("load_s", info(load_timer.report.seconds, "s"))
+    result.add("train_examples", info(len(train_set), "examples"))
+    if rss:
+        _add_rss_metrics(result, rss)
+    if cuda_memory:
+        mem = cuda_memory.report
+        result.add("peak_cuda_allocated_mb", cost(mem.peak_allocated_mb, "MB", rel_tol=0.1))
+        result.add("peak_cuda_reserved_mb", cost(mem.peak_reserved_mb, "MB", rel_tol=0.15))
+        result.add("peak_cuda_allocated_pct", info(mem.peak_allocated_pct, "%"))
+    result.artifacts.update(
+        loss_curve=report.losses, step_seconds=report.step_seconds,
+        step_tokens=report.step_tokens, latency=report.latency.to_dict(),
+        dropped_examples=dropped,
+    )
+    if cuda_memory:
+        result.artifacts["cuda_memory"] = cuda_memory.report.to_dict()
+    return result
+
+
+def _add_training_metrics(result: Result, settings: LoraSettings, report: TrainReport,
+                          eval_loss: float, device: str) -> None:
+    on_cpu = not device.startswith("cuda")
+    time_tol = 1.0 if on_cpu else 0.25  # CPU timings on a shared machine are noisy
+    window = report.losses[-settings.final_loss_window:]
+    result.add("final_train_loss", quality(sum(window) / len(window), "nats",
+                                           rel_tol=0.03, abs_tol=0.02))
+    result.add("eval_loss", quality(eval_loss, "nats", rel_tol=0.03, abs_tol=0.02))
+
+    settled = settling_step(report.losses, settings.settle_threshold, settings.settle_window)
+    if settled is None:
+        settled = settings.steps + 1
+        result.notes.append(
+            f"the smoothed loss never went under {settings.settle_threshold} in "
+            f"{settings.steps} steps; settling_step is recorded as steps + 1 = {settled}")
+    result.add("settling_step", quality(settled, "steps", abs_tol=max(1, settings.steps // 10)))
+
+    result.add("runtime_s", cost(report.runtime_s, "s", rel_tol=time_tol))
+    result.add("median_step_s", cost(report.latency.median, "s", rel_tol=time_tol))
+    result.add("tokens_per_s", cost(report.tokens_per_s, "tokens/s", "higher",
+                                    rel_tol=0.5 if on_cpu else 0.2))
+
+
+def _add_rss_metrics(result: Result, rss: RssSampler) -> None:
+    r = rss.report
+    result.add("rss_mean_mb", cost(r.mean_mb, "MB", rel_tol=0.3))
+    result.add("rss_min_mb", cost(r.min_mb, "MB", rel_tol=0.3))
+    result.add("rss_max_mb", cost(r.max_mb, "MB", rel_tol=0.3))
+    result.add("rss_std_mb", info(r.std_mb, "MB"))

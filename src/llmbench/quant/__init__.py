@@ -1,0 +1,34 @@
+"""Quantization precision benchmarks: how much memory each precision saves, what it costs.
+
+* ``precisions`` -- the table of precision ids and how each loads; availability checks.
+* ``footprint`` -- bytes of the weights, bitsandbytes' quantization state included.
+* ``reference`` -- the fp32 reference and the quantization error against it.
+* ``latency`` -- round timers for the fixed inference workloads.
+* ``runner`` -- ``run_quant_benchmark(settings, precision, device)`` -> ``Result``.
+"""
+
+from llmbench.quant.footprint import Footprint, weight_footprint
+from llmbench.quant.precisions import (
+    PRECISIONS,
+    Precision,
+    PrecisionUnavailable,
+    UnknownPrecisionError,
+    get_precision,
+    load_kwargs,
+    unavailable_reason,
+)
+from llmbench.quant.runner import QuantizationLoadError, run_quant_benchmark
+
+__all__ = [
+    "PRECISIONS",
+    "Footprint",
+    "Precision",
+    "PrecisionUnavailable",
+    "QuantizationLoadError",
+    "UnknownPrecisionError",
+    "get_precision",
+    "load_kwargs",
+    "run_quant_benchmark",
+    "unavailable_reason",
+    "weight_footprint",
+]

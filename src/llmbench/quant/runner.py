@@ -1,0 +1,375 @@
+"""Quantization benchmark runner: load one precision, measure both sides of the trade.
+
+    result = run_quant_benchmark(profile.quant, "nf4", device="cpu")
+
+Knows nothing of pytest or baselines. Per precision (metric names as in the Result):
+
+* memory: ``footprint_bytes`` (weights with their quantization state, see ``footprint``) and
+  ``footprint_ratio_vs_fp32``; ``load_s`` (``from_pretrained`` incl. quantizing).
+* accuracy: ``eval_loss`` (mean per response token on the held-out examples), ``perplexity``
+  and ``eval_loss_delta_vs_fp32`` against the fp32 reference of the same model, data and device
+  measured in this process (see ``reference``).
+* inference: ``forward_ms`` / ``forward_tokens_per_s`` for one forward pass over the first eval
+  batch, ``generate_s`` / ``generate_tokens_per_s`` for greedy generation of ``generate_tokens``
+  tokens from a fixed prompt (``latency_rounds`` timed rounds after warm-up rounds).
+* QLoRA: LoRA r=``qlora_rank`` (the LoRA suite's recipe) on top of the loaded model, trained
+  with the shared loop for ``qlora_steps`` steps: ``qlora_final_loss``, ``qlora_runtime_s``,
+  ``qlora_tokens_per_s``, ``qlora_trainable_params``.
+* memory while training: ``qlora_peak_rss_mb`` (CPU: the process's RSS sampled during QLoRA) or
+  ``peak_cuda_allocated_mb`` / ``peak_cuda_reserved_mb`` during QLoRA and ``cuda_model_mb``
+  after load (CUDA).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from peft import get_peft_model, prepare_model_for_kbit_training
+
+from llmbench.lora import check_target_modules, lora_config
+from llmbench.profiles import LoraSettings, QuantSettings
+from llmbench.quant.footprint import Footprint, weight_footprint
+from llmbench.quant.latency import RoundTimer, time_rounds
+from llmbench.quant.precisions import Precision, get_precision, load_kwargs, require_available
+from llmbench.quant.reference import (
+    Fp32Reference,
+    ReferenceCache,
+    ReferenceKey,
+    quantization_error,
+)
+from llmbench.results import Direction, Metric, Result, cost, info, quality
+from llmbench.sources.data import (
+    TokenizedExample,
+    collate,
+    format_prompt,
+    load_instruction_data,
+    tokenize_examples,
+)
+from llmbench.sources.models import OFFLINE_SPECS, load_model, load_tokenizer, local_model_dir
+from llmbench.trackers import CudaMemoryTracker, RssSampler, Timer, synchronize
+from llmbench.training import (
+    CudaOutOfMemoryError,
+    TrainConfig,
+    evaluate_loss,
+    release_memory,
+    train,
+)
+
+# fp32 references of this process (see reference.py); tests pass their own cache.
+REFERENCES = ReferenceCache()
+
+EXPECTED_RELATIONSHIPS = (
+    "weights of the quantized Linear layers, by construction of the formats: "
+    "fp32 (4 B/weight) > bf16 = fp16 (2 B) > int8 (1 B + a float32 scale per row) > "
+    "nf4 = fp4 (0.5 B + a float32 scale per 64-weight block)",
+    "nf4-dq < nf4 when the Linear layers are large: double quantization stores the block scales "
+    "in 8 bits (saves 3 B per 64 weights) but adds a 256-entry float32 table (1 KiB) per layer, "
+    "so it only pays off above ~22K weights per layer (SmolLM2: yes; tiny-opt-random: no)",
+    "whole-model totals also hold the layers bitsandbytes leaves alone (embeddings, norms, "
+    "biases, lm_head) in the compute dtype; with float32 there, int8 < fp16 needs the Linear "
+    "weights to outweigh twice the rest (SmolLM2: yes; tiny-opt-random: no)",
+)
+
+
+class QuantizationLoadError(RuntimeError):
+    """A precision could not be applied to a model (names model, precision and device)."""
+
+
+@dataclass(frozen=True)
+class QuantData:
+    pad_token_id: int
+    eval_set: list[TokenizedExample]
+    train_set: list[TokenizedExample]
+    prompt_ids: torch.Tensor  # (1, n) the fixed generation prompt
+
+
+def benchmark_params(settings: QuantSettings, precision: str) -> dict[str, Any]:
+    """The settings that define the benchmark (their hash decides baseline comparability)."""
+    params = dataclasses.asdict(settings)
+    del params["precisions"]  # the matrix, not this benchmark
+    lora = lora_config(LoraSettings(model=settings.model), settings.qlora_rank)
+    params.update(precision=precision, qlora_alpha=lora.lora_alpha,
+                  qlora_dropout=lora.lora_dropout, qlora_targets=sorted(lora.target_modules))
+    return params
+
+
+def reference_key(settings: QuantSettings, device: str) -> ReferenceKey:
+    return ReferenceKey(settings.model, settings.dataset, settings.seq_len, settings.batch_size,
+                        settings.eval_examples, device)
+
+
+def prepare_data(settings: QuantSettings) -> QuantData:
+    tokenizer = load_tokenizer(settings.model)
+    data = load_instruction_data(settings.dataset, seed=settings.seed)
+    eval_set = tokenize_examples(data.held_out[:settings.eval_examples], tokenizer,
+                                 max_length=settings.seq_len)
+    train_set = tokenize_examples(data.train, tokenizer, max_length=settings.seq_len)
+    prompt = tokenizer(format_prompt(data.held_out[0]), return_tensors="pt")["input_ids"]
+    return QuantData(tokenizer.pad_token_id, eval_set, train_set,
+                     prompt[:, -settings.seq_len:])
+
+
+def count_quantized_layers(model: torch.nn.Module) -> int:
+    import bitsandbytes as bnb
+
+    return sum(isinstance(m, (bnb.nn.Linear8bitLt, bnb.nn.Linear4bit)) for m in model.modules())
+
+
+def check_quantized(model: torch.nn.Module, precision: Precision, spec: str, device: str) -> int:
+    """A bitsandbytes precision must have replaced some layers, or the figures would be fp32's."""
+    if not precision.is_bitsandbytes:
+        return 0
+    layers = count_quantized_layers(model)
+    if layers == 0:
+        raise QuantizationLoadError(
+            f"model {spec!r} loaded as {precision.id} on {device} has no layer that "
+            "bitsandbytes quantized (it replaces nn.Linear layers; this model has none it "
+            "accepts), so its figures would not be those of a quantized model")
+    return layers
+
+
+def load_precision(settings: QuantSettings, precision: Precision, device: str
+                   ) -> torch.nn.Module:
+    kwargs = load_kwargs(precision.id, settings.compute_dtype)
+    try:
+        return load_model(settings.model, device=device, **kwargs)
+    except torch.cuda.OutOfMemoryError:
+        raise
+    except (ValueError, RuntimeError, ImportError, TypeError) as exc:
+        if not precision.is_bitsandbytes:
+            raise
+        raise QuantizationLoadError(
+            f"cannot load model {settings.model!r} as {precision.id} on {device}: "
+            f"{type(exc).__name__}: {exc}") from exc
+
+
+def compute_fp32_reference(settings: QuantSettings, data: QuantData, device: str
+                           ) -> Fp32Reference:
+    model = load_precision(settings, get_precision("fp32"), device)
+    try:
+        loss = evaluate_loss(model, data.eval_set, batch_size=settings.batch_size,
+                             pad_token_id=data.pad_token_id, device=device)
+        footprint = weight_footprint(model).total_bytes
+    finally:
+        del model
+        release_memory()
+    return Fp32Reference(loss, footprint, origin="fp32 loaded and evaluated for this case")
+
+
+def run_quant_benchmark(settings: QuantSettings, precision: str, device: str = "cpu", *,
+                        timer: RoundTimer | None = None,
+                        references: ReferenceCache | None = None) -> Result:
+    """Measure ``precision`` of ``settings.model`` on ``device``.
+
+    Raises ``UnknownPrecisionError`` (lists the valid ids), ``PrecisionUnavailable`` (the caller
+    skips: bitsandbytes missing/too old, device without a backend or without bf16),
+    ``QuantizationLoadError`` and ``CudaOutOfMemoryError`` (memory released first).
+    """
+    spec = get_precision(precision)
+    require_available(precision, device, settings.compute_dtype)
+    references = REFERENCES if references is None else references
+    name = (f"{precision} on {settings.model} ({device}, seq_len={settings.seq_len}, "
+            f"batch_size={settings.batch_size}, qlora_steps={settings.qlora_steps})")
+    oom_message = None
+    try:
+        return _run(settings, spec, device, timer, references, name)
+    except torch.cuda.OutOfMemoryError as exc:
+        oom_message = str(exc).splitlines()[0] if str(exc) else "out of memory"
+    release_memory()  # outside the except block, the frames holding the model are gone
+    raise CudaOutOfMemoryError(f"CUDA out of memory in {name}: {oom_message}")
+
+
+def _run(settings: QuantSettings, precision: Precision, device: str,
+         timer: RoundTimer | None, references: ReferenceCache, name: str) -> Result:
+    data = prepare_data(settings)
+    if settings.model in OFFLINE_SPECS:
+        local_model_dir(settings.model)  # a first-time conversion is not load time
+    key = reference_key(settings, device)
+    if precision.id != "fp32":
+        reference = references.get_or_compute(
+            key, lambda: compute_fp32_reference(settings, data, device))
+    release_memory()
+
+    result = Result(suite="quant", params=benchmark_params(settings, precision.id))
+    on_cuda = device.startswith("cuda")
+    with Timer(device) as load_timer:
+        model = load_precision(settings, precision, device)
+    layers = check_quantized(model, precision, settings.model, device)
+    footprint = weight_footprint(model)
+    cuda_model_mb = torch.cuda.memory_allocated(device) / 1e6 if on_cuda else None
+    # QLoRA trains a copy taken now: on CPUs with AVX512-BF16, bitsandbytes repacks 4-bit
+    # weights for inference on the first eval forward, and that layout cannot be trained.
+    qlora_model = copy.deepcopy(model)
+
+    eval_loss = evaluate_loss(model, data.eval_set, batch_size=settings.batch_size,
+                              pad_token_id=data.pad_token_id, device=device)
+    if precision.id == "fp32":
+        reference = Fp32Reference(eval_loss, footprint.total_bytes,
+                                  origin="measured by this fp32 case")
+        references.store(key, reference)
+    inference = _measure_inference(model, settings, data, device, timer)
+    footprint_after_inference = weight_footprint(model)
+    del model
+    release_memory()
+
+    with RssSampler() as rss:
+        qlora = _run_qlora(qlora_model, precision, settings, data, device, name)
+    del qlora_model
+    release_memory()
+
+    error = quantization_error(eval_loss, footprint.total_bytes, reference)
+    _add_memory_metrics(result, footprint, error.footprint_ratio, load_timer.report.seconds,
+                        device)
+    _add_accuracy_metrics(result, eval_loss, error.eval_loss_delta)
+    _add_inference_metrics(result, inference, device)
+    _add_qlora_metrics(result, qlora, device)
+    if on_cuda:
+        result.add("cuda_model_mb", cost(cuda_model_mb, "MB", rel_tol=0.05))
+    else:
+        result.add("qlora_peak_rss_mb", cost(rss.report.max_mb, "MB", rel_tol=0.3))
+    result.artifacts.update(
+        precision={"id": precision.id, "description": precision.description,
+                   "bits": precision.bits, "quantized_layers": layers,
+                   "load_kwargs": {k: str(v) for k, v in
+                                   load_kwargs(precision.id, settings.compute_dtype).items()}},
+        footprint=footprint.to_dict(),
+        # bitsandbytes may change the layout on the first CPU inference (see above)
+        footprint_after_inference=footprint_after_inference.to_dict(),
+        fp32_reference=reference.to_dict(),
+        quantization_error=error.to_dict(),
+        inference=inference,
+        qlora={k: v for k, v in qlora.items() if k != "report"},
+        rss=rss.report.to_dict(),
+        expected_relationships=list(EXPECTED_RELATIONSHIPS),
+    )
+    result.notes.append(
+        f"eval_loss_delta_vs_fp32 = eval_loss - fp32 eval_loss of {settings.model} on the same "
+        f"{len(data.eval_set)} held-out examples on {device} in this process "
+        f"({reference.origin})")
+    return result
+
+
+def _measure_inference(model: torch.nn.Module, settings: QuantSettings, data: QuantData,
+                       device: str, timer: RoundTimer | None) -> dict[str, Any]:
+    model.eval()
+    batch = {k: v.to(device) for k, v in
+             collate(data.eval_set[:settings.batch_size], data.pad_token_id).items()}
+    batch.pop("labels")
+    prompt = data.prompt_ids.to(device)
+    n_new = settings.generate_tokens
+
+    @torch.no_grad()
+    def forward() -> None:
+        model(**batch)
+        synchronize(device)
+
+    generated: list[torch.Tensor] = []
+
+    @torch.no_grad()
+    def generate() -> None:
+        # min = max new tokens: every round produces the same number of tokens.
+        out = model.generate(prompt, attention_mask=torch.ones_like(prompt),
+                             max_new_tokens=n_new, min_new_tokens=n_new, do_sample=False,
+                             pad_token_id=data.pad_token_id)
+        synchronize(device)
+        generated[:] = [out]
+
+    forward_stats, forward_timer = time_rounds(forward, settings.latency_rounds,
+                                               settings.latency_warmup_rounds)
+    generate_stats, generate_timer = time_rounds(generate, settings.latency_rounds,
+                                                 settings.latency_warmup_rounds, timer)
+    new_tokens = generated[0][0, prompt.shape[1]:].tolist()
+    return {
+        "forward": {"timer": forward_timer, "tokens": int(batch["attention_mask"].sum()),
+                    "batch_shape": list(batch["input_ids"].shape), **forward_stats.to_dict()},
+        "generate": {"timer": generate_timer, "prompt_tokens": int(prompt.shape[1]),
+                     "new_tokens": len(new_tokens), "token_ids": new_tokens,
+                     **generate_stats.to_dict()},
+    }
+
+
+def _run_qlora(model: torch.nn.Module, precision: Precision, settings: QuantSettings,
+               data: QuantData, device: str, name: str) -> dict[str, Any]:
+    lora = lora_config(LoraSettings(model=settings.model), settings.qlora_rank)
+    check_target_modules(model, tuple(lora.target_modules), settings.model)
+    checkpointing = {"use_reentrant": False}
+    if precision.is_bitsandbytes:
+        # The QLoRA recipe: freeze, upcast the non-quantized parameters to float32.
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=settings.gradient_checkpointing,
+            gradient_checkpointing_kwargs=checkpointing)
+    elif settings.gradient_checkpointing:
+        # fp16/bf16 stay as loaded (the kbit preparation would upcast them to float32).
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=checkpointing)
+    torch.manual_seed(settings.seed)  # LoRA's A matrices are initialised randomly
+    model = get_peft_model(model, lora)
+    trainable, _ = model.get_nb_trainable_parameters()
+    config = TrainConfig(steps=settings.qlora_steps, batch_size=settings.batch_size,
+                         lr=settings.lr, seed=settings.seed,
+                         warmup_steps=min(settings.qlora_warmup_steps, settings.qlora_steps - 1),
+                         name=f"QLoRA r={settings.qlora_rank}, {name}")
+    cuda_memory = None
+    if device.startswith("cuda"):
+        with CudaMemoryTracker(device) as cuda_memory:
+            report = train(model, data.train_set, config, pad_token_id=data.pad_token_id,
+                           device=device)
+    else:
+        report = train(model, data.train_set, config, pad_token_id=data.pad_token_id,
+                       device=device)
+    return {"report": report, "trainable_params": trainable, "loss_curve": report.losses,
+            "step_seconds": report.step_seconds, "warmup_steps": report.warmup_steps,
+            "cuda_memory": cuda_memory.report.to_dict() if cuda_memory else None}
+
+
+def _time_tol(device: str) -> float:
+    return 0.25 if device.startswith("cuda") else 1.0  # CPU timings on a shared machine
+
+
+def _add_memory_metrics(result: Result, footprint: Footprint, ratio: float, load_s: float,
+                        device: str) -> None:
+    # Byte counts are deterministic for a library version: any growth is a real change.
+    result.add("footprint_bytes", quality(footprint.total_bytes, "bytes", rel_tol=0.001))
+    result.add("footprint_ratio_vs_fp32", quality(ratio, "ratio", abs_tol=0.001))
+    result.add("linear_weight_bytes", info(footprint.linear_bytes, "bytes"))
+    result.add("load_s", cost(load_s, "s", rel_tol=_time_tol(device)))
+
+
+def _add_accuracy_metrics(result: Result, eval_loss: float, delta: float) -> None:
+    result.add("eval_loss", quality(eval_loss, "nats", rel_tol=0.02, abs_tol=0.01))
+    result.add("perplexity", quality(math.exp(eval_loss), "ppl", rel_tol=0.05))
+    # A delta near zero has no meaningful relative change: absolute tolerance only.
+    result.add("eval_loss_delta_vs_fp32", quality(delta, "nats", abs_tol=0.02))
+
+
+def _add_inference_metrics(result: Result, inference: dict[str, Any], device: str) -> None:
+    tol = _time_tol(device)
+    rate_tol = 0.5 if not device.startswith("cuda") else 0.2
+    fwd, gen = inference["forward"], inference["generate"]
+    result.add("forward_ms", cost(fwd["median"] * 1e3, "ms", rel_tol=tol))
+    result.add("forward_tokens_per_s", cost(fwd["tokens"] / fwd["median"], "tokens/s",
+                                            "higher", rel_tol=rate_tol))
+    result.add("generate_s", cost(gen["mean"], "s", rel_tol=tol))
+    result.add("generate_median_s", info(gen["median"], "s"))
+    result.add("generate_stdev_s", info(gen["stdev"], "s"))
+    result.add("generate_tokens_per_s", cost(gen["new_tokens"] / gen["mean"], "tokens/s",
+                                             "higher", rel_tol=rate_tol))
+
+
+def _add_qlora_metrics(result: Result, qlora: dict[str, Any], device: str) -> None:
+    report = qlora["report"]
+    result.add("qlora_final_loss", quality(report.losses[-1], "nats", rel_tol=0.03,
+                                           abs_tol=0.02))
+    result.add("qlora_runtime_s", cost(report.runtime_s, "s", rel_tol=_time_tol(device)))
+    result.add("qlora_tokens_per_s", cost(report.tokens_per_s, "tokens/s", "higher",
+                                          rel_tol=0.5 if not device.startswith("cuda") else 0.2))
+    result.add("qlora_trainable_params", Metric(qlora["trainable_params"], "params",
+                                                Direction.EXACT))
+    if qlora["cuda_memory"]:
+        mem = qlora["cuda_memory"]
+        result.add("peak_cuda_allocated_mb", cost(mem["peak_allocated_mb"], "MB", rel_tol=0.1))
+        result.add("peak_cuda_reserved_mb", cost(mem["peak_reserved_mb"], "MB", rel_tol=0.15))

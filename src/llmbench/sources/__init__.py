@@ -1,0 +1,1 @@
+"""Sources: resolve a model, tokenizer or dataset from a spec string (see ``models`` and ``data``)."""

@@ -1,0 +1,174 @@
+"""Measurement trackers: small context managers with one job each, and their reports.
+
+    with RssSampler() as rss, CudaMemoryTracker("cuda") as mem, Timer("cuda") as timer:
+        work()
+    rss.report.to_dict(), mem.report.to_dict(), timer.report.to_dict()
+
+Each report is a dataclass with ``to_dict``; sizes are in MB (10**6 bytes).
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+import psutil
+import torch
+
+MB = 1e6
+
+
+def synchronize(device: str) -> None:
+    """Wait for queued CUDA work, so a clock reading covers the work launched before it."""
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize(device)
+
+
+@dataclass(frozen=True)
+class TimerReport:
+    seconds: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+class Timer:
+    """Wall-clock time of the block, with CUDA synchronized at both ends."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
+        self.report: TimerReport | None = None
+        self._start = 0.0
+
+    def __enter__(self) -> Timer:
+        synchronize(self.device)
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        synchronize(self.device)
+        self.report = TimerReport(time.perf_counter() - self._start)
+
+
+@dataclass(frozen=True)
+class LatencyReport:
+    """Summary of repeated durations (e.g. training steps), in seconds."""
+
+    count: int
+    total: float
+    mean: float
+    median: float
+    stdev: float
+    p90: float
+    p95: float
+    min: float
+    max: float
+
+    @classmethod
+    def from_samples(cls, seconds: list[float]) -> LatencyReport:
+        if not seconds:
+            raise ValueError("no samples to summarize")
+        ordered = sorted(seconds)
+
+        def percentile(q: float) -> float:  # nearest-rank on the sorted samples
+            return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+        return cls(count=len(ordered), total=sum(ordered), mean=statistics.fmean(ordered),
+                   median=statistics.median(ordered),
+                   stdev=statistics.stdev(ordered) if len(ordered) > 1 else 0.0,
+                   p90=percentile(0.90), p95=percentile(0.95), min=ordered[0], max=ordered[-1])
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CudaMemoryReport:
+    peak_allocated_mb: float
+    peak_reserved_mb: float
+    device_total_mb: float
+
+    @property
+    def peak_allocated_pct(self) -> float:
+        return 100.0 * self.peak_allocated_mb / self.device_total_mb
+
+    def to_dict(self) -> dict[str, float]:
+        return {**asdict(self), "peak_allocated_pct": self.peak_allocated_pct}
+
+
+class CudaMemoryTracker:
+    """Peak CUDA memory allocated and reserved by this process during the block.
+
+    The peak counters are reset on entry, so memory held before the block (e.g. the loaded
+    model) counts, but earlier peaks (e.g. during loading) do not.
+    """
+
+    def __init__(self, device: str = "cuda") -> None:
+        if not str(device).startswith("cuda"):
+            raise ValueError(f"CudaMemoryTracker needs a CUDA device, got {device!r}")
+        self.device = device
+        self.report: CudaMemoryReport | None = None
+
+    def __enter__(self) -> CudaMemoryTracker:
+        synchronize(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        synchronize(self.device)
+        self.report = CudaMemoryReport(
+            peak_allocated_mb=torch.cuda.max_memory_allocated(self.device) / MB,
+            peak_reserved_mb=torch.cuda.max_memory_reserved(self.device) / MB,
+            device_total_mb=torch.cuda.get_device_properties(self.device).total_memory / MB,
+        )
+
+
+@dataclass(frozen=True)
+class RssReport:
+    mean_mb: float
+    std_mb: float
+    min_mb: float
+    max_mb: float
+    samples: int
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+class RssSampler:
+    """Samples this process's resident set size from a background thread.
+
+    A sample is also taken on entry and exit, so even a short block has two.
+    """
+
+    def __init__(self, interval_s: float = 0.05) -> None:
+        if interval_s <= 0:
+            raise ValueError(f"interval_s must be > 0, got {interval_s}")
+        self.interval_s = interval_s
+        self.report: RssReport | None = None
+        self._process = psutil.Process()
+        self._samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        self._samples.append(self._process.memory_info().rss)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+    def __enter__(self) -> RssSampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        mb = [s / MB for s in self._samples]
+        self.report = RssReport(mean_mb=statistics.fmean(mb), std_mb=statistics.pstdev(mb),
+                                min_mb=min(mb), max_mb=max(mb), samples=len(mb))

@@ -1,0 +1,153 @@
+"""The measured training loop: plain PyTorch, read top to bottom (in the spirit of nanoGPT).
+
+One step = fetch and collate a batch, move it to the device, forward, backward, clip, optimizer
+step. Each step's wall time (CUDA synchronized) and loss are recorded; the first
+``warmup_steps`` are excluded from the timing figures (allocator, kernel and cache warm-up).
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+from llmbench.sources.data import IGNORE_INDEX, TokenizedExample, collate
+from llmbench.trackers import LatencyReport, synchronize
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+class CudaOutOfMemoryError(RuntimeError):
+    """CUDA ran out of memory; the message names the configuration."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int
+    batch_size: int
+    lr: float
+    seed: int = 0
+    warmup_steps: int = 0
+    max_grad_norm: float = 1.0
+    name: str = "training"  # named in error messages, e.g. "lora r=8 on smollm2-135m (cpu)"
+
+    def __post_init__(self) -> None:
+        for option in ("steps", "batch_size"):
+            if getattr(self, option) < 1:
+                raise ValueError(f"{option} must be >= 1, got {getattr(self, option)}")
+        if not 0 <= self.warmup_steps < self.steps:
+            raise ValueError(f"warmup_steps must be in [0, steps), got {self.warmup_steps} "
+                             f"with steps={self.steps}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+
+@dataclass
+class TrainReport:
+    warmup_steps: int
+    losses: list[float] = field(default_factory=list)
+    step_seconds: list[float] = field(default_factory=list)
+    step_tokens: list[int] = field(default_factory=list)  # non-padding tokens per step
+
+    @property
+    def measured_seconds(self) -> list[float]:
+        return self.step_seconds[self.warmup_steps:]
+
+    @property
+    def runtime_s(self) -> float:
+        """Time of the measured (post-warm-up) steps."""
+        return sum(self.measured_seconds)
+
+    @property
+    def latency(self) -> LatencyReport:
+        return LatencyReport.from_samples(self.measured_seconds)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return sum(self.step_tokens[self.warmup_steps:]) / self.runtime_s
+
+
+def batch_order(n_examples: int, steps: int, batch_size: int, seed: int) -> list[list[int]]:
+    """Example indices for every step: a fresh seeded permutation per pass over the data."""
+    generator = torch.Generator().manual_seed(seed)
+    order: list[int] = []
+    while len(order) < steps * batch_size:
+        order += torch.randperm(n_examples, generator=generator).tolist()
+    return [order[i * batch_size:(i + 1) * batch_size] for i in range(steps)]
+
+
+def iterate_batches(examples: list[TokenizedExample], config: TrainConfig,
+                    pad_token_id: int) -> Iterator[dict[str, torch.Tensor]]:
+    for indices in batch_order(len(examples), config.steps, config.batch_size, config.seed):
+        yield collate([examples[i] for i in indices], pad_token_id)
+
+
+def train(model: torch.nn.Module, examples: list[TokenizedExample], config: TrainConfig, *,
+          pad_token_id: int, device: str = "cpu") -> TrainReport:
+    """Train the parameters of ``model`` that require grad; return per-step loss and time."""
+    if not examples:
+        raise ValueError(f"{config.name}: no training examples")
+    torch.manual_seed(config.seed)  # dropout masks
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"{config.name}: the model has no trainable parameters")
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    model.train()
+    report = TrainReport(warmup_steps=config.warmup_steps)
+    batches = iterate_batches(examples, config, pad_token_id)
+
+    for step in range(1, config.steps + 1):
+        synchronize(device)
+        start = time.perf_counter()
+
+        batch = {k: v.to(device) for k, v in next(batches).items()}
+        loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        loss_value = loss.item()  # also waits for the step's CUDA work
+
+        synchronize(device)
+        report.step_seconds.append(time.perf_counter() - start)
+        report.losses.append(loss_value)
+        report.step_tokens.append(int(batch["attention_mask"].sum()))
+        if not math.isfinite(loss_value):
+            raise TrainingDivergedError(
+                f"{config.name}: loss is {loss_value} at step {step}/{config.steps} "
+                f"(lr={config.lr}, batch_size={config.batch_size}, seed={config.seed})")
+    return report
+
+
+@torch.no_grad()
+def evaluate_loss(model: torch.nn.Module, examples: list[TokenizedExample], *, batch_size: int,
+                  pad_token_id: int, device: str = "cpu") -> float:
+    """Mean cross-entropy per supervised token over ``examples`` (dropout off)."""
+    if not examples:
+        raise ValueError("no evaluation examples")
+    was_training = model.training
+    model.eval()
+    total_loss, total_tokens = 0.0, 0
+    for i in range(0, len(examples), batch_size):
+        batch = {k: v.to(device) for k, v in
+                 collate(examples[i:i + batch_size], pad_token_id).items()}
+        # The model's loss is a mean over the batch; weight it by its supervised tokens
+        # (shifted by one, as the model predicts the next token).
+        tokens = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
+        total_loss += model(**batch).loss.item() * tokens
+        total_tokens += tokens
+    model.train(was_training)
+    return total_loss / total_tokens
+
+
+def release_memory() -> None:
+    """Free what the garbage collector can, and hand cached CUDA blocks back to the driver."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

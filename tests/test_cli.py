@@ -1,0 +1,89 @@
+"""The llmbench command: report again from results.json, compare two runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from report_records import make_record
+
+from llmbench.cli import main
+from llmbench.report import write_report
+from llmbench.report.compare_runs import judge
+from llmbench.results import cost, quality
+
+
+def write_run(directory, loss: float, runtime: float, extra: bool = False):
+    metrics = {"final_train_loss": quality(loss, rel_tol=0.01),
+               "runtime_s": cost(runtime, "s", rel_tol=0.5)}
+    records = [make_record("lora_ranks/lora_rank/r8", "lora", metrics,
+                           baseline={"final_train_loss": 2.0},
+                           artifacts={"loss_curve": [3.0, 2.5, loss]})]
+    if extra:
+        records.append(make_record("rag/rag_config/bm25", "rag",
+                                   {"bleu": quality(0.3, direction="higher")}))
+    return write_report(directory, records)
+
+
+def test_report_renders_summary_and_plots_again(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    results = write_run(tmp_path / "run", 2.0, 10.0)
+    assert main(["report", str(results), "--out", str(tmp_path / "again")]) == 0
+    out = capsys.readouterr().out
+    summary = tmp_path / "again" / "summary.md"
+    assert f"wrote {summary}" in out
+    assert summary.read_text() == (tmp_path / "run" / "summary.md").read_text()
+    assert sorted(p.name for p in (tmp_path / "again" / "plots").iterdir()) == [
+        "lora-lora_ranks-lora_rank-cpu-smoke-cost.png",
+        "lora-lora_ranks-lora_rank-cpu-smoke-loss.png"]
+
+
+def test_compare_prints_both_runs_with_deltas_and_judgement(tmp_path, capsys):
+    a = write_run(tmp_path / "a", loss=2.0, runtime=10.0)
+    b = write_run(tmp_path / "b", loss=2.5, runtime=12.0, extra=True)
+    assert main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# llmbench compare")
+    assert ("| lora_ranks/lora_rank/r8 | smoke | cpu | final_train_loss |  | 2 | 2.5 "
+            "| +0.5 (+25.0%) | worse |") in out
+    assert ("| lora_ranks/lora_rank/r8 | smoke | cpu | runtime_s | s | 10 | 12 "
+            "| +2 (+20.0%) | ≈ within tolerance |") in out
+    assert "| rag/rag_config/bm25 | smoke | cpu | bleu |  | — | 0.3 |  | only in B |" in out
+
+    assert main(["compare", str(a), str(b), "--changed"]) == 0
+    changed = capsys.readouterr().out
+    assert "final_train_loss" in changed and "runtime_s" not in changed.split("|---|")[-1]
+
+
+@pytest.mark.parametrize(("a", "b", "metric", "verdict"), [
+    (2.0, 1.0, {"direction": "lower"}, "better"),
+    (2.0, 1.0, {"direction": "higher"}, "worse"),
+    (2.0, 2.1, {"direction": "lower", "rel_tol": 0.1}, "≈ within tolerance"),
+    (64, 65, {"direction": "exact"}, "changed"),
+    (None, 1.0, {}, "only in B"),
+    (float("nan"), 1.0, {}, "not finite"),
+    (1.0, 2.0, {"compare": False}, "info (not compared)"),
+])
+def test_judge_uses_the_metrics_direction_and_tolerance(a, b, metric, verdict):
+    assert judge(a, b, metric) == verdict
+
+
+def test_unreadable_or_invalid_results_are_a_clear_error(tmp_path, capsys):
+    assert main(["compare", str(tmp_path / "nope.json"), str(tmp_path / "nope.json")]) == 2
+    assert f"cannot read results file {tmp_path / 'nope.json'}" in capsys.readouterr().err
+
+    bad = tmp_path / "results.json"
+    bad.write_text(json.dumps({"schema_version": 1, "benchmarks": [{"benchmark_id": 3}],
+                               "provenance": {}}))
+    assert main(["report", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad} does not match results.schema.json" in err
+    assert "benchmarks[0].benchmark_id: 3 is not of type 'string'" in err
+
+
+def test_python_dash_m_llmbench_runs_the_cli():
+    out = subprocess.run([sys.executable, "-m", "llmbench", "compare", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "usage: llmbench compare" in out and "--changed" in out

@@ -1,0 +1,52 @@
+"""Ranking RAG configurations by the mean of min-max normalized scores."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from llmbench.rag.ranking import rank_configurations
+
+# The users' published table (gpt-4o-mini over their own documents).
+PUBLISHED = {
+    "gpt-4o-mini + multi-query": {"bleu": 0.18, "correctness": 0.60, "helpfulness": 0.95,
+                                  "meteor": 0.45, "rouge_l": 0.24},
+    "gpt-4o-mini + dense": {"bleu": 0.18, "correctness": 0.50, "helpfulness": 0.90,
+                            "meteor": 0.46, "rouge_l": 0.24},
+    "gpt-4o-mini (no retrieval)": {"bleu": 0.12, "correctness": 0.30, "helpfulness": 0.90,
+                                   "meteor": 0.33, "rouge_l": 0.16},
+}
+
+
+def test_published_table_ranks_multi_query_first():
+    ranked = rank_configurations(PUBLISHED)
+    assert [r.name for r in ranked] == ["gpt-4o-mini + multi-query", "gpt-4o-mini + dense",
+                                        "gpt-4o-mini (no retrieval)"]
+    assert [r.rank for r in ranked] == [1, 2, 3]
+    best, middle, worst = ranked
+    # multi-query: bleu 1, correctness 1, helpfulness 1, meteor 12/13, rouge 1
+    assert best.score == pytest.approx((4 + 12 / 13) / 5)
+    assert middle.normalized["helpfulness"] == 0.0 and middle.normalized["meteor"] == 1.0
+    assert worst.score == 0.0
+
+
+def test_lower_is_better_metrics_are_flipped():
+    rows = {"fast": {"latency": 1.0}, "slow": {"latency": 3.0}, "mid": {"latency": 2.0}}
+    ranked = rank_configurations(rows, metrics=["latency"], lower_is_better=["latency"])
+    assert [(r.name, r.score) for r in ranked] == [("fast", 1.0), ("mid", 0.5), ("slow", 0.0)]
+
+
+def test_metrics_equal_everywhere_are_left_out_and_missing_ones_skipped():
+    rows = {"a": {"bleu": 0.2, "meteor": 0.5, "correctness": 0.9},
+            "b": {"bleu": 0.2, "meteor": 0.1, "correctness": float("nan")},
+            "c": {"bleu": 0.2}}
+    ranked = {r.name: r for r in rank_configurations(rows)}
+    assert ranked["a"].normalized == {"meteor": 1.0}  # bleu does not separate; b lacks correctness
+    assert ranked["b"].normalized == {"meteor": 0.0}
+    assert math.isnan(ranked["c"].score) and ranked["c"].rank == 3
+
+
+def test_ties_are_broken_by_name():
+    rows = {"zeta": {"bleu": 0.5, "rouge_l": 0.1}, "alpha": {"bleu": 0.1, "rouge_l": 0.5}}
+    assert [r.name for r in rank_configurations(rows)] == ["alpha", "zeta"]

