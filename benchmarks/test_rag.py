@@ -14,13 +14,22 @@ rate-limited fails that configuration only.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from llmbench.profiles import DEFAULT_PROFILE, RagSettings, get_profile
-from llmbench.rag.generators import OPENAI_PREFIX, GenerationError, GeneratorUnavailable
+from llmbench.rag.data import RagDataError
+from llmbench.rag.generators import (
+    OPENAI_PREFIX,
+    GenerationError,
+    GeneratorUnavailable,
+    UnknownGeneratorError,
+)
 from llmbench.rag.pipeline import retrieval_task, run_rag_benchmark
+from llmbench.rag.retrievers import UnknownRetrieverError
 
 pytestmark = pytest.mark.rag
 
@@ -69,6 +78,16 @@ def _data_overrides(config: pytest.Config) -> dict[str, Any]:
     return {"corpus_dir": config.getoption("rag_corpus"), "qa_path": config.getoption("rag_qa")}
 
 
+@contextmanager
+def _clear_failures(case: str) -> Iterator[None]:
+    """Bad input and failed endpoints fail this case with their message, not a traceback."""
+    try:
+        yield
+    except (RagDataError, UnknownGeneratorError, UnknownRetrieverError,
+            GenerationError) as exc:
+        raise pytest.fail.Exception(f"{case}: {exc}", pytrace=False) from None
+
+
 def _judge(config: pytest.Config, settings: RagSettings) -> Any:
     spec = _judge_spec(config, settings)
     if spec == "none":
@@ -88,12 +107,11 @@ def test_rag(rag_config, bench_profile, bench_device, regression, request):
         pytest.skip(f"profile {bench_profile.name!r} does not include {generator} + {retriever}")
     judge = _judge(request.config, settings)
     try:
-        result = run_rag_benchmark(settings, generator, retriever, device=bench_device,
-                                   judge=judge, **_data_overrides(request.config))
+        with _clear_failures(config_id(generator, retriever)):
+            result = run_rag_benchmark(settings, generator, retriever, device=bench_device,
+                                       judge=judge, **_data_overrides(request.config))
     except GeneratorUnavailable as exc:
         pytest.skip(str(exc))
-    except GenerationError as exc:
-        pytest.fail(f"{config_id(generator, retriever)}: {exc}", pytrace=False)
     for note in result.notes:
         warnings.warn(note, UserWarning, stacklevel=1)
     regression.check(result)
@@ -104,8 +122,9 @@ def test_retrieval_latency(timed_retriever, bench_profile, bench_device, regress
     settings = bench_profile.rag
     if timed_retriever not in settings.retrievers:
         pytest.skip(f"profile {bench_profile.name!r} does not include {timed_retriever}")
-    task = retrieval_task(settings, timed_retriever, device=bench_device,
-                          **_data_overrides(request.config))
+    with _clear_failures(timed_retriever):
+        task = retrieval_task(settings, timed_retriever, device=bench_device,
+                              **_data_overrides(request.config))
     benchmark.group = f"rag retrieval ({bench_profile.name}, {bench_device})"
     benchmark.extra_info.update(retriever=timed_retriever, k=settings.k,
                                 questions=len(task.questions))

@@ -11,11 +11,11 @@ from llmbench.rag.ranking import rank_configurations
 # The users' published table (gpt-4o-mini over their own documents).
 PUBLISHED = {
     "gpt-4o-mini + multi-query": {"bleu": 0.18, "correctness": 0.60, "helpfulness": 0.95,
-                                  "meteor": 0.45, "rouge_l": 0.24},
+                                  "meteor": 0.45, "rougeL": 0.24},
     "gpt-4o-mini + dense": {"bleu": 0.18, "correctness": 0.50, "helpfulness": 0.90,
-                            "meteor": 0.46, "rouge_l": 0.24},
+                            "meteor": 0.46, "rougeL": 0.24},
     "gpt-4o-mini (no retrieval)": {"bleu": 0.12, "correctness": 0.30, "helpfulness": 0.90,
-                                   "meteor": 0.33, "rouge_l": 0.16},
+                                   "meteor": 0.33, "rougeL": 0.16},
 }
 
 
@@ -48,5 +48,19 @@ def test_metrics_equal_everywhere_are_left_out_and_missing_ones_skipped():
 
 
 def test_ties_are_broken_by_name():
-    rows = {"zeta": {"bleu": 0.5, "rouge_l": 0.1}, "alpha": {"bleu": 0.1, "rouge_l": 0.5}}
+    rows = {"zeta": {"bleu": 0.5, "rougeL": 0.1}, "alpha": {"bleu": 0.1, "rougeL": 0.5}}
     assert [r.name for r in rank_configurations(rows)] == ["alpha", "zeta"]
+
+
+def test_rank_rag_results_reads_result_dicts_by_label():
+    from llmbench.rag.ranking import rank_rag_results
+    from llmbench.results import Result, quality
+
+    results = [Result("rag", {}, {name: quality(value, "score", "higher")
+                                  for name, value in metrics.items()},
+                      {"config": {"label": label}}).to_dict()
+               for label, metrics in PUBLISHED.items()]
+    results[2]["metrics"]["meteor"]["value"] = "nan"  # how a non-finite value is written
+    ranked = rank_rag_results(results)
+    assert [r.name for r in ranked][0] == "gpt-4o-mini + multi-query"
+    assert "meteor" not in ranked[-1].normalized

@@ -76,3 +76,71 @@ def test_traced_steps_arrive_as_nested_runs(fake_langsmith, monkeypatch):
 def test_redact_secrets_hides_key_values(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
     assert redact_secrets("bad key sk-test-0123456789 given") == "bad key *** given"
+
+
+def openai_judge_client(openai_key: str):
+    import httpx
+    import openai
+
+    def reply(request):
+        return httpx.Response(200, json={
+            "id": "c1", "object": "chat.completion", "created": 0, "model": "gpt-test",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                "role": "assistant", "content": '{"reasoning": "fine", "score": 0.7}'}}]})
+
+    return openai.OpenAI(api_key=openai_key, base_url="http://judge.test/v1",
+                         http_client=httpx.Client(transport=httpx.MockTransport(reply)))
+
+
+RECORDS = [{"question": "How long is the tank?", "answer": "90 metres.",
+            "reference": "The tank is 90 metres long."}]
+
+
+def test_judge_runs_are_traced_without_the_client_or_its_key(fake_langsmith, monkeypatch):
+    from langsmith import Client
+    from langsmith.run_helpers import tracing_context
+    from langsmith.utils import get_env_var
+
+    from llmbench.rag.judge import judge_records, make_judge
+
+    openai_key = "sk-test-tracing-0123456789"
+    monkeypatch.setenv("LANGSMITH_TRACING", "true")
+    monkeypatch.setenv("LANGSMITH_API_KEY", FAKE_KEY)
+    get_env_var.cache_clear()
+    judge = make_judge("openai:gpt-test", client=openai_judge_client(openai_key))
+    client = Client(api_url=fake_langsmith.url, api_key=FAKE_KEY)
+    with tracing_context(client=client):
+        outcome = judge_records(RECORDS, "openai:gpt-test", judge=judge, discrimination=False)
+    client.flush()
+    assert outcome.metrics["correctness"].value == 0.7
+    judge_runs = [r for r in fake_langsmith.runs.values() if r["name"] == "judge"]
+    assert len(judge_runs) == 2  # correctness and helpfulness
+    assert {r["inputs"]["judge"] for r in judge_runs} == {"openai:gpt-test"}
+    assert any(r["name"] == "llm_as_correctness_judge" for r in fake_langsmith.runs.values())
+    bodies = b"".join(fake_langsmith.raw_bodies)
+    assert openai_key.encode() not in bodies and FAKE_KEY.encode() not in bodies
+
+
+def test_tracing_asked_for_without_a_key_keeps_openevals_quiet(fake_langsmith, monkeypatch):
+    from langsmith.utils import get_env_var
+
+    from llmbench.rag.judge import judge_records, make_judge
+
+    monkeypatch.setenv("LANGSMITH_TRACING", "true")
+    monkeypatch.delenv("LANGSMITH_API_KEY", raising=False)
+    monkeypatch.delenv("LANGCHAIN_API_KEY", raising=False)
+    get_env_var.cache_clear()
+    judge = make_judge("openai:gpt-test", client=openai_judge_client("sk-test-unused-key"))
+    judge_records(RECORDS, "openai:gpt-test", judge=judge, discrimination=False)
+    time.sleep(0.3)
+    assert fake_langsmith.requests == []
+
+
+def test_plain_inputs_name_objects_by_type():
+    from llmbench.rag.tracing import plain_inputs
+
+    class Retriever:
+        api_key = "secret"
+
+    assert plain_inputs({"question": "q", "k": 3, "ids": ["a"], "retriever": Retriever()}) == \
+        {"question": "q", "k": 3, "ids": ["a"], "retriever": "<Retriever>"}

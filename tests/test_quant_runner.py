@@ -108,8 +108,8 @@ def test_runner_measures_every_metric(fp32_then_nf4):
     assert nf4.suite == "quant" and nf4.params["precision"] == "nf4"
     assert "precisions" not in nf4.params  # the matrix is not part of one benchmark's identity
     expected = {"footprint_bytes", "footprint_ratio_vs_fp32", "load_s", "eval_loss",
-                "perplexity", "eval_loss_delta_vs_fp32", "forward_ms", "forward_tokens_per_s",
-                "generate_s", "generate_tokens_per_s", "qlora_final_loss", "qlora_runtime_s",
+                "perplexity", "eval_loss_delta_vs_fp32", "forward_min_ms", "forward_tokens_per_s",
+                "generate_min_s", "generate_tokens_per_s", "qlora_final_loss", "qlora_runtime_s",
                 "qlora_tokens_per_s", "qlora_trainable_params", "qlora_peak_rss_mb"}
     assert expected <= set(nf4.metrics)
     assert all(m.is_finite for m in nf4.metrics.values())
@@ -139,3 +139,21 @@ def test_a_precision_run_alone_computes_the_same_reference(fp32_then_nf4):
     # CPU evaluation is deterministic: the same reference, the same delta.
     assert alone.metrics["eval_loss_delta_vs_fp32"].value == pytest.approx(
         nf4.metrics["eval_loss_delta_vs_fp32"].value, abs=1e-6)
+
+
+def test_report_table_orders_precisions_and_picks_the_device_memory(fp32_then_nf4):
+    from llmbench.quant.table import markdown_table, quant_rows
+
+    fp32, nf4 = fp32_then_nf4
+    lora_result = {"suite": "lora", "params": {}, "metrics": {}}
+    cuda_result = {"suite": "quant", "params": {"precision": "int8"},
+                   "metrics": {"peak_cuda_allocated_mb": {"value": 512.0},
+                               "qlora_peak_rss_mb": {"value": 9999.0}}}
+    rows = quant_rows([nf4.to_dict(), lora_result, cuda_result, fp32.to_dict()])
+    assert [row["precision"] for row in rows] == ["fp32", "int8", "nf4"]
+    assert rows[0]["peak memory MB"] == fp32.metrics["qlora_peak_rss_mb"].value
+    assert rows[1]["peak memory MB"] == 512.0 and rows[1]["eval loss"] is None
+    assert rows[2]["Δ vs fp32"] == nf4.metrics["eval_loss_delta_vs_fp32"].value
+    table = markdown_table(rows).splitlines()
+    assert table[0].startswith("| precision | footprint MB | ratio")
+    assert table[3].startswith("| int8 | - |")

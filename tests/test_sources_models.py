@@ -1,4 +1,7 @@
 import json
+import multiprocessing
+import os
+import time
 
 import huggingface_hub.constants
 import pytest
@@ -91,6 +94,28 @@ def test_failed_build_leaves_no_cache_entry(fresh_cache):
 
     models._materialize(target, lambda out: (out / "ok").write_text("y"), {"spec": "test"})
     assert (target / "ok").read_text() == "y"
+
+
+def _build_slowly(target, log_dir):
+    def build(out):
+        (log_dir / f"build-{os.getpid()}").write_text("")
+        time.sleep(0.3)
+        (out / "weights").write_text("w")
+    models._materialize(target, build, {"spec": "test"})
+
+
+def test_concurrent_processes_build_an_entry_once(fresh_cache):
+    target, log_dir = fresh_cache / "entry", fresh_cache / "log"
+    log_dir.mkdir()
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_build_slowly, args=(target, log_dir)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [w.exitcode for w in workers] == [0, 0, 0]
+    assert len(list(log_dir.iterdir())) == 1
+    assert (target / "weights").read_text() == "w"
 
 
 def test_tiny_model_and_tokenizer_fit_together():

@@ -12,7 +12,11 @@ Knows nothing of pytest or baselines. Metrics (names as in the Result):
   (tokens = non-padding tokens).
 * ``trainable_params``, ``total_params``, ``adapter_mb`` (adapter_model.safetensors on disk).
 * ``rss_{mean,std,min,max}_mb`` process memory sampled during training;
-  ``peak_cuda_{allocated,reserved}_mb`` (CUDA only; peaks reset after model load).
+  ``peak_cuda_{allocated,reserved}_mb`` (CUDA only; peaks reset after model load) and
+  ``peak_cuda_allocated_pct`` of the device's memory.
+* recorded only: ``load_s`` (model load + adapter setup), ``train_examples`` (after dropping
+  examples whose answer does not fit ``seq_len``). Artifacts: the loss curve, step times and
+  tokens, step-time percentiles.
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ def settling_step(losses: list[float], threshold: float, window: int) -> int | N
 def benchmark_params(settings: LoraSettings, rank: int) -> dict[str, Any]:
     """The settings that define the benchmark (their hash decides baseline comparability)."""
     params = dataclasses.asdict(settings)
-    del params["ranks"]  # the matrix, not this benchmark
+    del params["ranks"], params["comparison_repeats"]  # not what this benchmark measures
     params["target_modules"] = list(settings.target_modules)
     params.update(rank=rank, lora_alpha=settings.alpha_per_rank * rank, dtype="float32")
     return params

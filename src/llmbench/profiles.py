@@ -39,10 +39,11 @@ class LoraSettings:
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj")
     alpha_per_rank: int = 4  # lora_alpha = alpha_per_rank * r
     lora_dropout: float = 0.1
+    comparison_repeats: int = 2  # loop vs Trainer benchmark: interleaved runs per variant
 
     def __post_init__(self) -> None:
         for option in ("seq_len", "batch_size", "steps", "eval_examples", "final_loss_window",
-                       "settle_window", "alpha_per_rank"):
+                       "settle_window", "alpha_per_rank", "comparison_repeats"):
             if getattr(self, option) < 1:
                 raise ValueError(f"LoraSettings.{option} must be >= 1, "
                                  f"got {getattr(self, option)}")
@@ -103,9 +104,9 @@ class RagSettings:
     embedder: str = "all-minilm-l6-v2"  # the bundled one, or a sentence-transformers path/id
     k: int = 3  # passages per query (multi-query: per query, union of all)
     questions: int | None = None  # None = the whole QA set
-    max_new_tokens: int = 48
+    max_new_tokens: int = 32  # answers are asked to be one short sentence
     batch_size: int = 8  # local generators answer this many questions per generate() call
-    variant_tokens: int = 64  # multi-query: max new tokens for the query variants
+    variant_tokens: int = 48  # multi-query: max new tokens for the query variants
     ensemble_weights: tuple[float, float] = (0.5, 0.5)  # dense, bm25
     rrf_c: int = 60  # reciprocal rank fusion constant (LangChain's default)
     chunk_chars: int | None = None  # None: one passage per document
@@ -146,12 +147,13 @@ PROFILES: dict[str, Profile] = {
             name="smoke",
             description="tiny random OPT and a few RAG questions: CI, seconds per benchmark",
             lora=LoraSettings(model="tiny-opt-random", seq_len=256, batch_size=4, steps=40,
-                              lr=5e-3, eval_examples=16, settle_threshold=5.2),
+                              lr=5e-3, eval_examples=16, settle_threshold=5.2,
+                              comparison_repeats=3),
             # The tiny model reads bytes: a prompt alone is ~140 tokens.
             quant=QuantSettings(model="tiny-opt-random", seq_len=256, eval_examples=8,
                                 qlora_steps=4),
-            rag=RagSettings(generators=("smollm2-135m",), questions=5, max_new_tokens=24,
-                            variant_tokens=32, retrieval_rounds=3),
+            rag=RagSettings(generators=("smollm2-135m",), questions=4, max_new_tokens=20,
+                            variant_tokens=24, retrieval_rounds=3),
         ),
         Profile(
             name="embedded",
@@ -160,7 +162,9 @@ PROFILES: dict[str, Profile] = {
             lora=LoraSettings(model="smollm2-135m", seq_len=128, batch_size=4, steps=12,
                               lr=3e-4, eval_examples=16, final_loss_window=4,
                               settle_threshold=0.8),
-            quant=QuantSettings(model="smollm2-135m", eval_examples=8, qlora_steps=3),
+            # 16-bit runs slowly on CPU (fp16 above all): a light matrix, a few minutes.
+            quant=QuantSettings(model="smollm2-135m", eval_examples=8, qlora_steps=3,
+                                latency_rounds=3),
         ),
         Profile(
             name="opt-350m",

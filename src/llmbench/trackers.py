@@ -132,6 +132,7 @@ class RssReport:
     min_mb: float
     max_mb: float
     samples: int
+    sampler_cpu_s: float  # CPU time the sampler thread itself used: its direct cost
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -143,13 +144,14 @@ class RssSampler:
     A sample is also taken on entry and exit, so even a short block has two.
     """
 
-    def __init__(self, interval_s: float = 0.05) -> None:
+    def __init__(self, interval_s: float = 0.1) -> None:
         if interval_s <= 0:
             raise ValueError(f"interval_s must be > 0, got {interval_s}")
         self.interval_s = interval_s
         self.report: RssReport | None = None
         self._process = psutil.Process()
         self._samples: list[int] = []
+        self._cpu_s = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
@@ -157,8 +159,10 @@ class RssSampler:
         self._samples.append(self._process.memory_info().rss)
 
     def _run(self) -> None:
+        start = time.thread_time()
         while not self._stop.wait(self.interval_s):
             self._sample()
+        self._cpu_s = time.thread_time() - start
 
     def __enter__(self) -> RssSampler:
         self._sample()
@@ -171,4 +175,5 @@ class RssSampler:
         self._sample()
         mb = [s / MB for s in self._samples]
         self.report = RssReport(mean_mb=statistics.fmean(mb), std_mb=statistics.pstdev(mb),
-                                min_mb=min(mb), max_mb=max(mb), samples=len(mb))
+                                min_mb=min(mb), max_mb=max(mb), samples=len(mb),
+                                sampler_cpu_s=self._cpu_s)

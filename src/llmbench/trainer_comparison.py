@@ -8,13 +8,16 @@ AdamW, same gradient clipping) for the same steps:
 * ``trainer``       -- ``transformers.Trainer``; a step's time is the interval between the
   ``on_step_end`` callbacks, so it includes the Trainer's own data loading and bookkeeping.
 
-The variants run interleaved ``repeats`` times; each variant keeps its fastest repeat (the
-least disturbed by other processes). Step times exclude the warm-up steps as in the LoRA suite.
+The variants run interleaved ``repeats`` times. A variant's speed is the median tokens/s over
+all its measured steps (warm-up steps excluded, as in the LoRA suite), which shrugs off steps
+disturbed by other processes. ``tracker_overhead_pct`` compares loop and loop+trackers;
+``sampler_cpu_pct`` is the RSS sampler thread's own CPU time as a share of the training time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import statistics
 import tempfile
 import time
 
@@ -92,8 +95,15 @@ def _train_with_trainer(model: torch.nn.Module, ordered: list[TokenizedExample],
     return report
 
 
+def _step_throughputs(report: TrainReport) -> list[float]:
+    """Tokens/s of each measured step."""
+    return [tokens / seconds for tokens, seconds in
+            zip(report.step_tokens[report.warmup_steps:], report.measured_seconds, strict=True)]
+
+
 def run_trainer_comparison(settings: LoraSettings, rank: int, device: str = "cpu",
-                           repeats: int = 2) -> Result:
+                           repeats: int | None = None) -> Result:
+    repeats = settings.comparison_repeats if repeats is None else repeats
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     lora = lora_config(settings, rank)
@@ -104,8 +114,9 @@ def run_trainer_comparison(settings: LoraSettings, rank: int, device: str = "cpu
     ordered = [train_set[i] for batch in order for i in batch]
     step_tokens = [sum(len(train_set[i].input_ids) for i in batch) for batch in order]
 
-    best: dict[str, TrainReport] = {}
-    for _ in range(repeats):
+    runs: dict[str, list[TrainReport]] = {v: [] for v in VARIANTS}
+    sampler_cpu_s = 0.0
+    for _ in range(repeats):  # interleaved, so a busy spell on the machine hits every variant
         for variant in VARIANTS:
             model = build_lora_model(settings, lora, device)
             if variant == "trainer":
@@ -114,39 +125,43 @@ def run_trainer_comparison(settings: LoraSettings, rank: int, device: str = "cpu
                 report.step_tokens = step_tokens
             else:
                 with contextlib.ExitStack() as stack:
-                    if variant == "loop+trackers":
-                        stack.enter_context(RssSampler())
-                        if device.startswith("cuda"):
-                            stack.enter_context(CudaMemoryTracker(device))
+                    rss = (stack.enter_context(RssSampler())
+                           if variant == "loop+trackers" else None)
+                    if rss and device.startswith("cuda"):
+                        stack.enter_context(CudaMemoryTracker(device))
                     report = train(model, train_set, config,
                                    pad_token_id=tokenizer.pad_token_id, device=device)
+                if rss:
+                    sampler_cpu_s += rss.report.sampler_cpu_s
+            runs[variant].append(report)
             del model
             release_memory()
-            if variant not in best or report.runtime_s < best[variant].runtime_s:
-                best[variant] = report
 
-    loop, tracked, trainer = (best[v] for v in VARIANTS)
+    # Per-step throughput pooled over the repeats; the median shrugs off disturbed steps.
+    speed = {v: statistics.median(x for r in runs[v] for x in _step_throughputs(r))
+             for v in VARIANTS}
+    loop, trainer = runs["loop"][0], runs["trainer"][0]
     on_cpu = not device.startswith("cuda")
-    params = {**benchmark_params(settings, rank), "repeats": repeats}
-    result = Result(suite="lora", params=params)
-    time_tol = 0.5 if on_cpu else 0.2
-    result.add("loop_tokens_per_s", cost(loop.tokens_per_s, "tokens/s", "higher",
-                                         rel_tol=time_tol))
-    result.add("trainer_tokens_per_s", cost(trainer.tokens_per_s, "tokens/s", "higher",
-                                            rel_tol=time_tol))
-    result.add("loop_vs_trainer_speed", cost(loop.tokens_per_s / trainer.tokens_per_s, "x",
-                                             "higher", rel_tol=0.25 if on_cpu else 0.1))
-    overhead_pct = 100.0 * (tracked.runtime_s / loop.runtime_s - 1.0)
+    result = Result(suite="lora", params={**benchmark_params(settings, rank), "repeats": repeats})
+    tps_tol = 0.5 if on_cpu else 0.2
+    result.add("loop_tokens_per_s", cost(speed["loop"], "tokens/s", "higher", rel_tol=tps_tol))
+    result.add("trainer_tokens_per_s", cost(speed["trainer"], "tokens/s", "higher",
+                                            rel_tol=tps_tol))
+    result.add("loop_vs_trainer_speed", cost(speed["loop"] / speed["trainer"], "x", "higher",
+                                             rel_tol=0.25 if on_cpu else 0.1))
+    overhead_pct = 100.0 * (speed["loop"] / speed["loop+trackers"] - 1.0)
     result.add("tracker_overhead_pct", cost(overhead_pct, "%", abs_tol=5.0 if on_cpu else 2.0))
+    tracked_seconds = sum(sum(r.step_seconds) for r in runs["loop+trackers"])
+    result.add("sampler_cpu_pct", info(100.0 * sampler_cpu_s / tracked_seconds, "%"))
     # Same seed, batches and optimizer: the two training procedures compute the same thing.
     loss_gap = max(abs(a - b) for a, b in zip(loop.losses, trainer.losses, strict=True))
     result.add("loss_curve_max_abs_diff", quality(loss_gap, "nats", abs_tol=0.01))
-    result.artifacts.update({
-        f"{variant}_{key}": value for variant, report in best.items()
-        for key, value in (("loss_curve", report.losses), ("step_seconds", report.step_seconds),
-                           ("latency", report.latency.to_dict()))
-    })
+    result.add("loop_median_step_s", info(statistics.median(
+        x for r in runs["loop"] for x in r.measured_seconds), "s"))
+    result.add("trainer_median_step_s", info(statistics.median(
+        x for r in runs["trainer"] for x in r.measured_seconds), "s"))
+    for variant, reports in runs.items():
+        result.artifacts[f"{variant}_loss_curve"] = reports[0].losses
+        result.artifacts[f"{variant}_step_seconds"] = [r.step_seconds for r in reports]
     result.artifacts["variants"] = list(VARIANTS)
-    result.add("loop_median_step_s", info(loop.latency.median, "s"))
-    result.add("trainer_median_step_s", info(trainer.latency.median, "s"))
     return result

@@ -40,7 +40,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmbench.rag.pipeline import JudgeOutcome
-from llmbench.rag.tracing import redact_secrets, traceable
+from llmbench.rag.tracing import (
+    plain_inputs,
+    redact_secrets,
+    traceable,
+    untraced_unless_active,
+)
 from llmbench.results import Metric, info, quality
 
 OFFLINE_JUDGE = "smollm2-135m"
@@ -61,11 +66,11 @@ DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_CLIENT_RETRIES = 2  # the openai client's own retries (timeouts, 429, 5xx)
 
 # Judge score tolerance: three standard errors of the difference between two runs' means,
-# never below this floor (CPU float noise and small answer changes move P(yes) by ~0.01).
+# never below this floor (float differences between CPUs, a greedy answer changed by a token).
 TOLERANCE_FLOOR = 0.02
 TOLERANCE_SIGMAS = 3.0
 UNMEASURED_TOLERANCE = 0.1  # a judge that varies run to run, judged once per answer
-# AUC granularity is 1/(pairs); a deterministic judge on the same questions repeats exactly.
+# AUC moves in steps of 1/(right x wrong answers); a deterministic judge repeats it exactly.
 AUC_ABS_TOL = 0.05
 
 
@@ -245,7 +250,8 @@ class Judge:
         start = time.perf_counter()
         for attempt in range(1, self.attempts + 1):
             try:
-                result = self.evaluator(key)(**kwargs)
+                with untraced_unless_active():
+                    result = self.evaluator(key)(**kwargs)
                 return Judgment(_valid_score(result.get("score")), result.get("comment") or "",
                                 attempts=attempt, seconds=time.perf_counter() - start)
             except Exception as exc:  # noqa: BLE001 -- sorted by _failure
@@ -432,7 +438,12 @@ def judge_records(records: Sequence[Any], judge_spec: str, repeats: int = 1, *,
     return JudgeOutcome(metrics, {"spec": judge.spec, "repeats": repeats}, artifacts, notes)
 
 
-@traceable(name="judge", run_type="chain")
+def _judgment_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    # The Judge holds the API client (and so the key): record only its spec.
+    return {**plain_inputs(inputs), "judge": inputs["judge"].spec}
+
+
+@traceable(name="judge", run_type="chain", process_inputs=_judgment_inputs)
 def traced_judgment(judge: Judge, key: str, question: str, answer: str,
                     reference: str | None) -> Judgment:
     return judge.judge(key, question, answer, reference)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 # The quality columns of the RAG table; judge scores are only there when a judge ran.
-DEFAULT_RANKING_METRICS = ("bleu", "correctness", "helpfulness", "meteor", "rouge_l")
+DEFAULT_RANKING_METRICS = ("bleu", "correctness", "helpfulness", "meteor", "rougeL")
 
 
 @dataclass
@@ -56,3 +57,13 @@ def rank_configurations(rows: Mapping[str, Mapping[str, float]],
     scored.sort(key=lambda item: (math.isnan(item[0]), -item[0] if not math.isnan(item[0])
                                   else 0.0, item[1]))
     return [Ranked(i, name, score, n) for i, (score, name, n) in enumerate(scored, start=1)]
+
+
+def rank_rag_results(results: Iterable[Mapping[str, Any]],
+                     metrics: Sequence[str] = DEFAULT_RANKING_METRICS) -> list[Ranked]:
+    """Rank ``Result.to_dict()`` dicts of the rag suite (as in results.json) by their
+    configuration label (``artifacts["config"]["label"]``, e.g. "smollm2-135m + dense")."""
+    rows = {result["artifacts"]["config"]["label"]:
+            {name: metric["value"] for name, metric in result["metrics"].items()}
+            for result in results}
+    return rank_configurations(rows, metrics)

@@ -2,9 +2,13 @@
 
 ``traceable(name=..., run_type=...)`` wraps a function so that each call becomes a LangSmith run
 when ``LANGSMITH_TRACING=true`` *and* ``LANGSMITH_API_KEY`` is set; otherwise the plain function
-runs and nothing connects anywhere (langsmith is not even imported). The check happens per call,
-so setting the variables for one pytest run is enough. Runs go to ``LANGSMITH_PROJECT`` (default
-"default") at ``LANGSMITH_ENDPOINT``.
+runs and nothing connects anywhere. The check happens per call, so setting the variables for one
+pytest run is enough. Runs go to ``LANGSMITH_PROJECT`` (default "default") at
+``LANGSMITH_ENDPOINT``. Arguments that are not plain data (retrievers, generators, judges: they
+hold API clients) are recorded by type name only.
+
+Libraries that trace by themselves (openevals' judges) run inside ``untraced_unless_active()``,
+so ``LANGSMITH_TRACING=true`` without a key does not make them try to connect either.
 
     from llmbench.rag.tracing import traceable
 
@@ -14,6 +18,7 @@ so setting the variables for one pytest run is enough. Runs go to ``LANGSMITH_PR
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable
@@ -32,8 +37,38 @@ def tracing_active() -> bool:
     return asked and bool(_env("API_KEY"))
 
 
-def traceable(*, name: str, run_type: str = "chain") -> Callable[[F], F]:
-    """Trace calls of the decorated function as LangSmith runs while ``tracing_active()``."""
+def untraced_unless_active() -> contextlib.AbstractContextManager[Any]:
+    """A context in which langsmith's own ``@traceable`` code traces only if ours would."""
+    if tracing_active():
+        return contextlib.nullcontext()
+    from langsmith.run_helpers import tracing_context
+
+    return tracing_context(enabled=False)
+
+
+def _is_plain(value: Any) -> bool:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False
+
+
+def plain_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Arguments as a run records them: JSON-like values as they are, any other object (a
+    retriever, a generator, a judge: they hold API clients, hence keys) by its type name."""
+    return {name: value if _is_plain(value) else f"<{type(value).__name__}>"
+            for name, value in inputs.items()}
+
+
+def traceable(*, name: str, run_type: str = "chain",
+              process_inputs: Callable[[dict[str, Any]], dict[str, Any]] = plain_inputs
+              ) -> Callable[[F], F]:
+    """Trace calls of the decorated function as LangSmith runs while ``tracing_active()``.
+
+    ``process_inputs`` maps the call's arguments (by name) to what the run records."""
 
     def decorate(fn: F) -> F:
         traced: Callable[..., Any] | None = None
@@ -46,7 +81,8 @@ def traceable(*, name: str, run_type: str = "chain") -> Callable[[F], F]:
             if traced is None:
                 import langsmith
 
-                traced = langsmith.traceable(name=name, run_type=run_type)(fn)
+                traced = langsmith.traceable(name=name, run_type=run_type,
+                                             process_inputs=process_inputs)(fn)
             return traced(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -66,15 +102,3 @@ def redact_secrets(text: str) -> str:
         if len(value) >= 8:
             text = text.replace(value, "***")
     return text
-
-
-def trace_retrieve(fn: F) -> F:
-    return traceable(name="retrieve", run_type="retriever")(fn)
-
-
-def trace_generate(fn: F) -> F:
-    return traceable(name="generate", run_type="llm")(fn)
-
-
-def trace_judge(fn: F) -> F:
-    return traceable(name="judge", run_type="chain")(fn)
