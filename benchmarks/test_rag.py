@@ -112,6 +112,10 @@ def test_rag(rag_config, bench_profile, bench_device, regression, request):
                                        judge=judge, **_data_overrides(request.config))
     except GeneratorUnavailable as exc:
         pytest.skip(str(exc))
+    if request.config.getoption("langsmith"):
+        from llmbench.rag.langsmith_experiments import record_configuration
+
+        record_configuration(result)  # -> result.artifacts["langsmith"]; no key / failure -> a note
     for note in result.notes:
         warnings.warn(note, UserWarning, stacklevel=1)
     regression.check(result)

@@ -6,8 +6,14 @@ from llmbench.trainer_comparison import run_trainer_comparison
 
 pytestmark = pytest.mark.lora
 
+TRACKER_BUDGET_PCT = 2.0  # the trackers may cost at most this share of the training time
+
 
 def test_loop_vs_trainer(bench_profile, bench_device, regression):
     settings = bench_profile.lora
     result = run_trainer_comparison(settings, rank=settings.ranks[0], device=bench_device)
     regression.check(result)
+    sampler_pct = result.metrics["sampler_cpu_pct"].value
+    assert sampler_pct < TRACKER_BUDGET_PCT, (
+        f"the RSS sampler used {sampler_pct:.2f}% of the training time "
+        f"(budget {TRACKER_BUDGET_PCT}%)")

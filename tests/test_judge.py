@@ -224,7 +224,9 @@ def test_judge_records_carries_the_auc_as_a_metric_and_a_note_on_weakness():
     report = judge_records(RECORDS, "smollm2-135m", judge=judge)
     auc = report.metrics["judge_auc_correctness"]
     assert auc.value == 0.5 and auc.direction is Direction.HIGHER and auc.compare
-    assert "AUC 0.50" in report.notes[0] and "weak" in report.notes[0]
+    assert "AUC 0.50, does not separate right from wrong answers better than chance" in \
+        report.notes[0]
+    assert "weak" in report.notes[0]
     assert report.artifacts["discrimination"]["helpfulness"]["pairs"] == len(RECORDS)
 
 
@@ -234,3 +236,11 @@ def test_bad_arguments_are_clear_errors():
         judge_records(RECORDS, "openai:gpt-test", repeats=0, judge=judge)
     with pytest.raises(ValueError, match="no records"):
         judge_records([], "openai:gpt-test", judge=judge)
+
+
+def test_one_question_is_judged_but_its_auc_is_not_measured():
+    judge = make_judge("smollm2-135m", client=ScriptedJudgeClient(lambda _: 0.4))
+    outcome = judge_records(RECORDS[:1], "smollm2-135m", judge=judge)
+    assert outcome.metrics["correctness"].value == 0.4
+    assert "judge_auc_correctness" not in outcome.metrics
+    assert "at least two questions" in outcome.notes[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from llmbench.rag.judge import OFFLINE_JUDGE, YesNoJudgeClient, cached_judge
 
@@ -40,6 +41,16 @@ def test_chunk_caching_does_not_change_the_score(offline_judge):
     fresh = YesNoJudgeClient(client.model, client.tokenizer, client.name)
     assert fresh.p_yes(second)[0] == p_second  # same chunking, same arithmetic
     assert p_first != p_second
+    assert p_second == pytest.approx(p_yes_in_one_pass(client, second), abs=1e-5)
+
+
+def p_yes_in_one_pass(client: YesNoJudgeClient, messages) -> float:
+    ids = client.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                               return_tensors="pt", return_dict=True)
+    with torch.inference_mode():
+        logits = client.model(input_ids=ids["input_ids"]).logits[0, -1]
+    pair = torch.softmax(logits[client.yes_ids + client.no_ids].double(), dim=0)
+    return float(pair[:2].sum())
 
 
 def test_the_reply_is_the_json_openevals_parses_with_usage(offline_judge):

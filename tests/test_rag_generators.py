@@ -72,6 +72,11 @@ def test_unknown_specs_list_the_valid_forms(spec):
         build_generator(spec)
 
 
+def test_missing_local_model_directory_is_named(tmp_path):
+    with pytest.raises(UnknownGeneratorError, match="generator 'hf:.*nope'.*does not exist"):
+        build_generator(f"hf:{tmp_path / 'nope'}")
+
+
 def test_openai_spec_builds_the_openai_generator(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
     generator = build_generator("openai:gpt-4o-mini")

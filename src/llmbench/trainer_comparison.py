@@ -10,8 +10,9 @@ AdamW, same gradient clipping) for the same steps:
 
 The variants run interleaved ``repeats`` times. A variant's speed is the median tokens/s over
 all its measured steps (warm-up steps excluded, as in the LoRA suite), which shrugs off steps
-disturbed by other processes. ``tracker_overhead_pct`` compares loop and loop+trackers;
-``sampler_cpu_pct`` is the RSS sampler thread's own CPU time as a share of the training time.
+disturbed by other processes. ``tracker_overhead_pct`` compares loop and loop+trackers
+(recorded, not compared: too noisy on a shared CPU); ``sampler_cpu_pct`` is the RSS sampler
+thread's own CPU time as a share of the training time (compared).
 """
 
 from __future__ import annotations
@@ -149,10 +150,13 @@ def run_trainer_comparison(settings: LoraSettings, rank: int, device: str = "cpu
                                             rel_tol=tps_tol))
     result.add("loop_vs_trainer_speed", cost(speed["loop"] / speed["trainer"], "x", "higher",
                                              rel_tol=0.25 if on_cpu else 0.1))
+    # With and without trackers: on a shared CPU this swings by +-5 % from run to run, so it
+    # is recorded; the sampler thread's own CPU time is the stable figure that is compared.
     overhead_pct = 100.0 * (speed["loop"] / speed["loop+trackers"] - 1.0)
-    result.add("tracker_overhead_pct", cost(overhead_pct, "%", abs_tol=5.0 if on_cpu else 2.0))
+    result.add("tracker_overhead_pct", info(overhead_pct, "%"))
     tracked_seconds = sum(sum(r.step_seconds) for r in runs["loop+trackers"])
-    result.add("sampler_cpu_pct", info(100.0 * sampler_cpu_s / tracked_seconds, "%"))
+    result.add("sampler_cpu_pct", cost(100.0 * sampler_cpu_s / tracked_seconds, "%",
+                                       abs_tol=0.5))
     # Same seed, batches and optimizer: the two training procedures compute the same thing.
     loss_gap = max(abs(a - b) for a, b in zip(loop.losses, trainer.losses, strict=True))
     result.add("loss_curve_max_abs_diff", quality(loss_gap, "nats", abs_tol=0.01))

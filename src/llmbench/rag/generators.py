@@ -66,7 +66,14 @@ def build_generator(spec: str, *, device: str = "cpu", timeout_s: float = 60.0,
     if spec == SMOLLM2:
         return _local_generator(spec, SMOLLM2, device)
     if spec.startswith(HF_PREFIX) and spec[len(HF_PREFIX):]:
-        return _local_generator(spec, spec[len(HF_PREFIX):], device)
+        from llmbench.sources.models import HubUnreachableError, UnknownModelError
+
+        try:
+            return _local_generator(spec, spec[len(HF_PREFIX):], device)
+        except UnknownModelError as exc:
+            raise UnknownGeneratorError(f"generator {spec!r}: {exc}") from None
+        except HubUnreachableError as exc:
+            raise GeneratorUnavailable(f"generator {spec!r}: {exc}") from None
     if spec.startswith(OPENAI_PREFIX) and spec[len(OPENAI_PREFIX):]:
         return OpenAIGenerator(spec, spec[len(OPENAI_PREFIX):], timeout_s=timeout_s,
                                max_retries=max_retries)

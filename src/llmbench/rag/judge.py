@@ -134,6 +134,8 @@ class YesNoJudgeClient:
         # transformers renamed `past_key_values` to `cache` during 5.x
         params = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        # Only the last position's logits are read; skipping the others saves ~25% of a pass.
+        self._extra_args = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
         self._chunks: OrderedDict[tuple[int, ...], Any] = OrderedDict()  # prefix -> kv cache
         self.chat = _Chat(self._create)
 
@@ -157,7 +159,9 @@ class YesNoJudgeClient:
     def _forward(self, ids: list[int], cache: Any) -> tuple[Any, Any]:
         """Run ``ids`` after a copy of ``cache``; return the last logits and the new cache."""
         torch = self._torch
-        kwargs = {self._cache_arg: copy.deepcopy(cache)} if cache is not None else {}
+        kwargs = dict(self._extra_args)
+        if cache is not None:
+            kwargs[self._cache_arg] = copy.deepcopy(cache)
         with torch.inference_mode():
             out = self.model(input_ids=torch.tensor([ids]), use_cache=True, **kwargs)
         new_cache = out.cache if self._cache_arg == "cache" else out.past_key_values
@@ -341,7 +345,8 @@ def cached_judge(spec: str) -> Judge:
 
 # --- judging a RAG configuration's answers -------------------------------------------------------
 
-def _field(record: Any, name: str, default: Any = None) -> Any:
+def record_field(record: Any, name: str, default: Any = None) -> Any:
+    """``name`` of a per-question record: a mapping or an object (the pipeline's dataclass)."""
     if isinstance(record, Mapping):
         return record.get(name, default)
     return getattr(record, name, default)
@@ -407,8 +412,9 @@ def judge_records(records: Sequence[Any], judge_spec: str, repeats: int = 1, *,
     for key in FEEDBACK_KEYS:
         rows = []
         for record in records:
-            judgments = [traced_judgment(judge, key, _field(record, "question"),
-                                         _field(record, "answer"), _field(record, "reference"))
+            question, answer, reference = (record_field(record, name)
+                                           for name in ("question", "answer", "reference"))
+            judgments = [traced_judgment(judge, key, question, answer, reference)
                          for _ in range(repeats)]
             seconds.extend(j.seconds for j in judgments)
             rows.append(judgments)
@@ -417,7 +423,7 @@ def judge_records(records: Sequence[Any], judge_spec: str, repeats: int = 1, *,
     artifacts: dict[str, Any] = {
         "spec": judge.spec, "repeats": repeats, "deterministic": judge.deterministic,
         "feedback": per_key,
-        "questions": [_field(r, "question") for r in records],
+        "questions": [record_field(r, "question") for r in records],
         "seconds_per_judgment": sum(seconds) / len(seconds),
     }
     metrics["judge_seconds_per_judgment"] = info(artifacts["seconds_per_judgment"], "s")
@@ -426,8 +432,10 @@ def judge_records(records: Sequence[Any], judge_spec: str, repeats: int = 1, *,
         notes.append(f"judge {judge.spec} ran once per answer: its spread is unmeasured, so the "
                      f"judge scores get a wide tolerance ({UNMEASURED_TOLERANCE}); use "
                      "--judge-repeats 3 to measure it.")
-    if discrimination:
-        qa = [(_field(r, "question"), _field(r, "reference")) for r in records]
+    if discrimination and len(records) < 2:
+        notes.append(f"judge {judge.spec}: its AUC needs at least two questions; not measured.")
+    elif discrimination:
+        qa = [(record_field(r, "question"), record_field(r, "reference")) for r in records]
         found = measure_discrimination(judge, qa)
         artifacts["discrimination"] = found
         for key, row in found.items():
@@ -518,18 +526,27 @@ def measure_discrimination(judge: Judge, qa: Sequence[tuple[str, str]]) -> dict[
     return found
 
 
+def auc_verdict(auc: float) -> str:
+    if auc >= 0.8:
+        return "separates right from wrong answers well"
+    if auc >= 0.6:
+        return "separates right from wrong answers only loosely"
+    return "does not separate right from wrong answers better than chance"
+
+
 def discrimination_note(judge: Judge, found: Mapping[str, Any]) -> str:
     parts = []
     for key, row in found.items():
         if row["auc"] is None:
             parts.append(f"{key}: AUC unavailable (unscored)")
         else:
-            parts.append(f"{key} AUC {row['auc']:.2f} (mean score {row['mean_right']:.3f} right "
-                         f"vs {row['mean_wrong']:.3f} wrong)")
+            parts.append(f"{key} AUC {row['auc']:.2f}, {auc_verdict(row['auc'])} (mean score "
+                         f"{row['mean_right']:.3f} right vs {row['mean_wrong']:.3f} wrong)")
     text = (f"judge {judge.spec} on {next(iter(found.values()))['pairs']} right/wrong answer "
-            f"pairs from this QA set: " + "; ".join(parts) + " (AUC 0.5 = chance).")
+            "pairs from this QA set (right = the reference answer, wrong = another question's; "
+            "AUC 0.5 = chance): " + "; ".join(parts) + ".")
     if judge.yes_no:
-        text += (" The offline judge is weak: P(yes) of a 135M model, no reasoning; its scores "
-                 "rank answers only loosely. Use --judge openai:<model> for judgments you "
-                 "can trust.")
+        text += (" The offline judge is weak: P(yes) of a 135M model, no reasoning. Read its "
+                 "correctness/helpfulness as a smoke signal that the columns work, not as a "
+                 "quality measurement; use --judge openai:<model> for judgments you can trust.")
     return text

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llmbench.rag.judge import FEEDBACK_KEYS
+from llmbench.rag.judge import FEEDBACK_KEYS, record_field
 from llmbench.rag.tracing import redact_secrets
 
 EXAMPLE_NAMESPACE = uuid.UUID("5f0c3c2e-8f7b-4b8e-9a51-6c1d0b9e7a10")
@@ -30,8 +30,8 @@ EXAMPLE_NAMESPACE = uuid.UUID("5f0c3c2e-8f7b-4b8e-9a51-6c1d0b9e7a10")
 def langsmith_unavailable() -> str | None:
     """Why experiments cannot be recorded here, or None when they can."""
     if not (os.environ.get("LANGSMITH_API_KEY") or os.environ.get("LANGCHAIN_API_KEY")):
-        return "--langsmith needs LANGSMITH_API_KEY (and LANGSMITH_ENDPOINT for a self-hosted " \
-               "server); it is not set, so nothing was uploaded"
+        return ("--langsmith needs LANGSMITH_API_KEY (and LANGSMITH_ENDPOINT for a self-hosted "
+                "server); it is not set, so nothing was uploaded")
     return None
 
 
@@ -43,14 +43,9 @@ def dataset_name_for(records: Sequence[Any], label: str = "rag") -> str:
     """A dataset name that changes whenever the questions or references change."""
     digest = hashlib.sha256()
     for record in records:
-        digest.update(f"{_field(record, 'question')}\0{_field(record, 'reference')}\0".encode())
+        for name in ("question", "reference"):
+            digest.update(f"{record_field(record, name)}\0".encode())
     return f"llmbench-{label}-{digest.hexdigest()[:12]}"
-
-
-def _field(record: Any, name: str, default: Any = None) -> Any:
-    if isinstance(record, Mapping):
-        return record.get(name, default)
-    return getattr(record, name, default)
 
 
 def record_experiment(records: Sequence[Any], judge_artifacts: Mapping[str, Any] | None, *,
@@ -85,12 +80,12 @@ def record_experiment(records: Sequence[Any], judge_artifacts: Mapping[str, Any]
         now = dt.datetime.now(dt.timezone.utc)
         for i, record in enumerate(records):
             run_id = uuid.uuid4()
-            seconds = float(_field(record, "latency_s", 0.0) or 0.0)
+            seconds = float(record_field(record, "latency_s", 0.0) or 0.0)
             client.create_run(
-                "rag", inputs={"question": _field(record, "question")}, run_type="chain",
+                "rag", inputs={"question": record_field(record, "question")}, run_type="chain",
                 project_name=name, id=run_id, reference_example_id=example_ids[i],
-                outputs={"answer": _field(record, "answer"),
-                         "contexts": list(_field(record, "contexts", None) or [])},
+                outputs={"answer": record_field(record, "answer"),
+                         "contexts": list(record_field(record, "contexts", None) or [])},
                 start_time=now, end_time=now + dt.timedelta(seconds=seconds),
                 extra={"metadata": dict(metadata or {})})
             summary["runs"] += 1
@@ -158,11 +153,11 @@ def _ensure_dataset(client: Any, name: str, records: Sequence[Any]) -> _ExampleI
         dataset = client.create_dataset(name, description="llmbench RAG questions and "
                                                           "reference answers")
         existing = set()
-    ids = _ExampleIds(uuid.uuid5(EXAMPLE_NAMESPACE, f"{name}\0{_field(r, 'question')}")
+    ids = _ExampleIds(uuid.uuid5(EXAMPLE_NAMESPACE, f"{name}\0{record_field(r, 'question')}")
                       for r in records)
     ids.dataset_id = dataset.id
-    missing = [{"id": example_id, "inputs": {"question": _field(r, "question")},
-                "outputs": {"answer": _field(r, "reference")}}
+    missing = [{"id": example_id, "inputs": {"question": record_field(r, "question")},
+                "outputs": {"answer": record_field(r, "reference")}}
                for example_id, r in zip(ids, records) if str(example_id) not in existing]
     if missing:
         client.create_examples(dataset_id=dataset.id, examples=missing)

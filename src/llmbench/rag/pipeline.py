@@ -24,6 +24,7 @@ from llmbench.rag.data import Corpus, QAItem, load_corpus, load_qa, qa_digest
 from llmbench.rag.generators import Generator, build_generator
 from llmbench.rag.prompts import answer_messages, prompts_digest
 from llmbench.rag.retrievers import Retrieval, Retriever, build_retriever
+from llmbench.rag.tracing import traceable
 from llmbench.rag.wordnet import WordNetUnavailable
 from llmbench.results import Metric, Result, cost, info, quality
 
@@ -178,18 +179,28 @@ def retrieval_task(settings: RagSettings, retriever_name: str, *, device: str = 
     return RetrievalTask(settings, retriever, [item.question for item in items], params)
 
 
+@traceable(name="retrieve", run_type="retriever")
+def _retrieve(retriever: Retriever, question: str) -> Retrieval:
+    return retriever.retrieve(question)
+
+
+@traceable(name="generate", run_type="llm")
+def _generate(generator: Generator, prompts, *, max_new_tokens: int, batch_size: int):
+    return generator.generate(prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+
+
 def answer_questions(items: Sequence[QAItem], retriever: Retriever, generator: Generator, *,
                      max_new_tokens: int, batch_size: int) -> list[QuestionRecord]:
     """Retrieve for every question, then answer them in batches of ``batch_size``."""
     retrievals: list[tuple[Retrieval, float]] = []
     for item in items:
         t0 = time.perf_counter()
-        retrieval = retriever.retrieve(item.question)
+        retrieval = _retrieve(retriever, item.question)
         retrievals.append((retrieval, time.perf_counter() - t0))
     prompts = [answer_messages(item.question, retrieval.passages)
                for item, (retrieval, _) in zip(items, retrievals)]
-    completions = generator.generate(prompts, max_new_tokens=max_new_tokens,
-                                     batch_size=batch_size)
+    completions = _generate(generator, prompts, max_new_tokens=max_new_tokens,
+                            batch_size=batch_size)
     records = []
     for item, (retrieval, retrieval_s), completion in zip(items, retrievals, completions):
         records.append(QuestionRecord(
