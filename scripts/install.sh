@@ -11,7 +11,7 @@ if [ "${LLMBENCH_SKIP_APT:-0}" != "1" ] && command -v apt-get >/dev/null 2>&1; t
   SUDO=""; [ "$(id -u)" = "0" ] || SUDO="sudo"
   # WordNet 3.0 database files: METEOR's synonym matching (see llmbench.rag.wordnet)
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wordnet-base wordnet-sense-index >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends wordnet-base wordnet-sense-index >/dev/null
 fi
 
 python -m pip install -q --upgrade pip

@@ -11,7 +11,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 TRACKED_PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate",
-                    "sentence-transformers", "openevals", "langsmith", "llmbench")
+                    "sentence-transformers", "bm25s", "langchain-classic", "nltk", "rouge-score",
+                    "openai", "openevals", "langsmith", "llmbench")
 
 
 def package_version(name: str) -> str | None:
