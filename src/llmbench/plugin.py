@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from llmbench import environment
-from llmbench.baselines import BaselineError, BaselineStore, compare_with_baseline
+from llmbench.baselines import BaselineError, BaselineStore, compare_with_baseline, config_hash
 from llmbench.compare import Comparison, Outcome
 from llmbench.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
 from llmbench.results import Result, Scope
@@ -236,8 +236,6 @@ class RegressionCheck:
                               f"  {accept}")
             self.session.add(record)
             pytest.fail(record.message, pytrace=False)
-
-        from llmbench.baselines import config_hash
 
         if self.baseline.data["config_hash"] != config_hash(result.suite, result.params):
             changed = _changed_params(self.baseline.data["params"], result.params)
