@@ -9,6 +9,20 @@ from llmbench.gpu_workers import SWITCH, assign_gpu, visible_gpus, worker_index
 pytest_plugins = ["pytester"]
 
 
+# Each test writes the CUDA_VISIBLE_DEVICES its xdist worker saw into $GPU_MAP_OUT/<worker>-<i>.
+RECORD_GPU_PER_TEST = """
+import os
+from pathlib import Path
+
+import pytest
+
+@pytest.mark.parametrize("i", range(4))
+def test_record(i, worker_id):
+    (Path(os.environ["GPU_MAP_OUT"]) / f"{worker_id}-{i}").write_text(
+        os.environ["CUDA_VISIBLE_DEVICES"])
+"""
+
+
 def no_gpus() -> list[str]:
     return []
 
@@ -86,17 +100,7 @@ def pytest_configure(config):
     out = pytester.path / "seen"
     out.mkdir()
     monkeypatch.setenv("GPU_MAP_OUT", str(out))
-    pytester.makepyfile("""
-import os
-from pathlib import Path
-
-import pytest
-
-@pytest.mark.parametrize("i", range(4))
-def test_record(i, worker_id):
-    path = Path(os.environ["GPU_MAP_OUT"]) / f"{worker_id}-{i}"
-    path.write_text(os.environ["CUDA_VISIBLE_DEVICES"])
-""")
+    pytester.makepyfile(RECORD_GPU_PER_TEST)
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # only xdist is needed: faster
     result = pytester.runpytest_subprocess("-p", "xdist", "-n", "2", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
@@ -104,16 +108,6 @@ def test_record(i, worker_id):
     assert seen == {("gw0", "6"), ("gw1", "7")}
 
 
-def plugin_calls_assign_gpu() -> bool:
-    import inspect
-
-    import llmbench.plugin
-
-    return "assign_gpu" in inspect.getsource(llmbench.plugin)
-
-
-@pytest.mark.skipif(not plugin_calls_assign_gpu(),
-                    reason="llmbench.plugin does not call gpu_workers.assign_gpu yet (issue 7)")
 def test_the_plugin_pins_each_xdist_worker_to_one_gpu(pytester: pytest.Pytester,
                                                      monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "6,7")
@@ -122,17 +116,7 @@ def test_the_plugin_pins_each_xdist_worker_to_one_gpu(pytester: pytest.Pytester,
     out = pytester.path / "seen"
     out.mkdir()
     monkeypatch.setenv("GPU_MAP_OUT", str(out))
-    pytester.makepyfile("""
-import os
-from pathlib import Path
-
-import pytest
-
-@pytest.mark.parametrize("i", range(4))
-def test_record(i, worker_id):
-    (Path(os.environ["GPU_MAP_OUT"]) / f"{worker_id}-{i}").write_text(
-        os.environ["CUDA_VISIBLE_DEVICES"])
-""")
+    pytester.makepyfile(RECORD_GPU_PER_TEST)
     result = pytester.runpytest_subprocess("-p", "llmbench.plugin", "-p", "xdist", "-n", "2",
                                            "-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
