@@ -4,6 +4,8 @@ The CPU default profile is ``embedded`` (SmolLM2-135M); ``--bench-profile smoke`
 random OPT in seconds; ``-m gpu`` runs ``opt-350m-random`` on CUDA.
 """
 
+from dataclasses import replace
+
 import pytest
 
 from llmbench.lora import run_lora_benchmark
@@ -17,5 +19,8 @@ RANKS = [8, 128, 256]
 def test_lora_rank(rank, bench_profile, bench_device, regression):
     if rank not in bench_profile.lora.ranks:
         pytest.skip(f"rank {rank} is not in profile {bench_profile.name!r}")
-    result = run_lora_benchmark(bench_profile.lora, rank=rank, device=bench_device)
-    regression.check(result)
+    settings = bench_profile.lora
+    regression.measure(
+        lambda seed: run_lora_benchmark(replace(settings, seed=seed), rank=rank,
+                                        device=bench_device),
+        seed=settings.seed)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -106,19 +107,24 @@ def test_rag(rag_config, bench_profile, bench_device, regression, request):
     if generator not in settings.generators or retriever not in settings.retrievers:
         pytest.skip(f"profile {bench_profile.name!r} does not include {generator} + {retriever}")
     judge = _judge(request.config, settings)
-    try:
+
+    def run(seed: int):
         with _clear_failures(config_id(generator, retriever)):
-            result = run_rag_benchmark(settings, generator, retriever, device=bench_device,
-                                       judge=judge, **_data_overrides(request.config))
+            result = run_rag_benchmark(replace(settings, seed=seed), generator, retriever,
+                                       device=bench_device, judge=judge,
+                                       **_data_overrides(request.config))
+        if request.config.getoption("langsmith"):
+            from llmbench.rag.langsmith_experiments import record_configuration
+
+            record_configuration(result)  # -> artifacts["langsmith"]; no key / failure -> a note
+        for note in result.notes:
+            warnings.warn(note, UserWarning, stacklevel=1)
+        return result
+
+    try:
+        regression.measure(run, seed=settings.seed)
     except GeneratorUnavailable as exc:
         pytest.skip(str(exc))
-    if request.config.getoption("langsmith"):
-        from llmbench.rag.langsmith_experiments import record_configuration
-
-        record_configuration(result)  # -> result.artifacts["langsmith"]; no key / failure -> a note
-    for note in result.notes:
-        warnings.warn(note, UserWarning, stacklevel=1)
-    regression.check(result)
 
 
 def test_retrieval_latency(timed_retriever, bench_profile, bench_device, regression, benchmark,

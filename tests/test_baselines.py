@@ -38,11 +38,11 @@ def test_write_then_load_round_trip(tmp_path):
 
 
 def test_file_format_is_stable_and_sorted(tmp_path):
-    store = BaselineStore(tmp_path)
-    path = store.write("smoke", "a/b/c", make_result(), CPU_ENV, PROV, None)
-    first = path.read_text()
-    store.write("smoke", "a/b/c", make_result(), CPU_ENV, PROV, store.load("smoke", "a/b/c"))
-    assert path.read_text() == first
+    first = BaselineStore(tmp_path / "1").write("smoke", "a/b/c", make_result(), CPU_ENV, PROV,
+                                                None).read_text()
+    again = BaselineStore(tmp_path / "2").write("smoke", "a/b/c", make_result(), CPU_ENV, PROV,
+                                                None).read_text()
+    assert again == first
     data = json.loads(first)
     assert list(data) == sorted(data)
     assert first.endswith("\n") and '  "benchmark_id"' in first
@@ -139,3 +139,39 @@ def test_written_files_get_the_usual_mode_not_0600(tmp_path):
     finally:
         os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_rewrite_keeps_the_previous_values_and_provenance(tmp_path):
+    store = BaselineStore(tmp_path)
+    store.write("p", "x/y/z", make_result(loss=1.0), CPU_ENV, PROV, None)
+    accepted = {**PROV, "git_commit": "def", "reason": "new tokenizer", "author": "ana"}
+    store.write("p", "x/y/z", make_result(loss=1.2), CPU_ENV, accepted, store.load("p", "x/y/z"))
+    entry = store.load("p", "x/y/z").entry("quality", "cpu")
+    assert entry["provenance"]["reason"] == "new tokenizer"
+    assert entry["previous"] == {"provenance": PROV, "values": {"loss": 1.0}}
+    # one level only: a third write keeps the second's values, not a chain
+    store.write("p", "x/y/z", make_result(loss=1.3), CPU_ENV, PROV, store.load("p", "x/y/z"))
+    previous = store.load("p", "x/y/z").entry("quality", "cpu")["previous"]
+    assert previous["values"] == {"loss": 1.2} and "previous" not in previous
+
+
+def test_version_1_files_are_still_read(tmp_path):
+    path = tmp_path / "p" / "x" / "y" / "z.json"
+    path.parent.mkdir(parents=True)
+    result = make_result()
+    path.write_text(json.dumps({
+        "schema_version": 1, "benchmark_id": "x/y/z", "config_hash":
+        config_hash(result.suite, result.params), "params": result.params,
+        "quality": {"cpu": {"metrics": {"loss": {"value": 1.0}}}}, "cost": {}}))
+    baseline = BaselineStore(tmp_path).load("p", "x/y/z")
+    assert compare_with_baseline(result, baseline, CPU_ENV).outcome is Outcome.PASS
+
+
+def test_samples_that_are_not_numbers_name_the_field(tmp_path):
+    store = BaselineStore(tmp_path)
+    path = store.write("p", "x/y/z", make_result(), CPU_ENV, PROV, None)
+    data = json.loads(path.read_text())
+    data["quality"]["cpu"]["metrics"]["loss"]["samples"] = [1.0, "fast"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(BaselineError, match=r"quality\.cpu\.metrics\.loss\.samples"):
+        store.load("p", "x/y/z")

@@ -2,8 +2,15 @@ import math
 
 import pytest
 
-from llmbench.compare import Outcome, Verdict, compare_metric, compare_metrics
-from llmbench.results import Metric, cost, info, quality
+from llmbench.compare import (
+    Context,
+    Outcome,
+    Reference,
+    Verdict,
+    compare_metric,
+    compare_metrics,
+)
+from llmbench.results import Determinism, Metric, cost, info, quality
 
 
 @pytest.mark.parametrize(
@@ -89,3 +96,56 @@ def test_improvement_outcome_and_moved_rows():
 def test_negative_tolerance_is_rejected():
     with pytest.raises(ValueError, match="tolerances"):
         Metric(1.0, rel_tol=-0.1)
+
+
+# --- noise-aware rules ------------------------------------------------------------------------
+
+
+def test_seeded_metric_is_near_exact_on_the_same_platform_only():
+    loss = quality(1.01, rel_tol=0.05, determinism=Determinism.SEEDED)
+    same = compare_metric("loss", loss, 1.0, Context(same_platform=True))
+    assert same.verdict is Verdict.REGRESSED and same.tolerance == "near-exact"
+    other = compare_metric("loss", loss, 1.0, Context(same_platform=False))
+    assert other.verdict is Verdict.PASS and other.tolerance == "declared"
+    # fresh seeds on one side: the seeded metric is compared as a noisy one
+    fresh = compare_metric("loss", loss, 1.0, Context(same_platform=True, same_seeds=False))
+    assert fresh.tolerance == "declared"
+
+
+def test_fixed_metric_is_exact_whatever_its_declared_tolerance():
+    row = compare_metric("bytes", quality(101.0, rel_tol=0.5, determinism="fixed"), 100.0)
+    assert row.verdict is Verdict.REGRESSED and row.test == "exact"
+
+
+def test_calibrated_tolerance_replaces_the_declared_one():
+    ref = Reference(10.0, (9.9, 10.0, 10.1), {"rel_tol": 0.03, "sigmas": 3,
+                                              "spread": {"n": 3, "cv": 0.01}})
+    row = compare_metric("runtime", cost(10.2, "s", rel_tol=0.5), ref)
+    assert row.allowed == pytest.approx(0.3) and row.tolerance.startswith("calibrated 3σ")
+    assert row.verdict is Verdict.PASS
+
+
+def test_beyond_tolerance_needs_significance_to_fail():
+    ref = Reference(10.0, (10.0, 10.4, 9.8, 10.1, 10.2))
+    noisy = cost(10.4, "s", rel_tol=0.02)
+    noisy.samples = [10.5, 9.9, 10.4, 10.0, 10.6]
+    assert compare_metric("t", noisy, ref).verdict is Verdict.WITHIN_NOISE
+    real = cost(12.0, "s", rel_tol=0.02)
+    real.samples = [12.0, 12.4, 11.8, 12.1, 12.2]
+    row = compare_metric("t", real, ref)
+    assert row.verdict is Verdict.REGRESSED and row.p_value == pytest.approx(1 / 252)
+    assert (row.n_current, row.n_baseline) == (5, 5)
+
+
+def test_significant_improvement_is_improved():
+    ref = Reference(10.0, (10.0, 10.4, 9.8, 10.1, 10.2))
+    fast = cost(8.0, "s", rel_tol=0.02)
+    fast.samples = [8.0, 8.1, 7.9, 8.05, 8.2]
+    assert compare_metric("t", fast, ref).verdict is Verdict.IMPROVED
+
+
+def test_nondeterministic_metric_fails():
+    comparison = compare_metrics({"loss": quality(1.0)}, {"loss": 1.0}, None,
+                                 nondeterministic={"loss"})
+    assert comparison.rows[0].verdict is Verdict.NONDETERMINISTIC
+    assert comparison.outcome is Outcome.REGRESSED

@@ -27,3 +27,26 @@ def test_provenance_reports_commit_and_dirty_flag(tmp_path):
 def test_provenance_outside_git_has_no_commit(tmp_path):
     prov = environment.provenance.__wrapped__(str(tmp_path))
     assert prov["git_commit"] is None and prov["date"]
+
+
+def test_same_platform_needs_hardware_packages_python_and_threads():
+    env = environment.fingerprint("cpu")
+    assert environment.same_platform(env, dict(env))
+    assert not environment.same_platform(env, {**env, "torch_threads": 99})
+    assert not environment.same_platform(env, {**env, "packages": {"torch": "0.0"}})
+    assert not environment.same_platform(env, {**env, "hardware_key": "cpu/Other x2"})
+    # baselines written before torch_threads was recorded are another platform
+    assert not environment.same_platform({k: v for k, v in env.items() if k != "torch_threads"},
+                                         env)
+    assert not environment.same_platform(None, env)
+
+
+def test_cuda_hardware_key_names_model_and_count(monkeypatch):
+    monkeypatch.setattr(environment, "cuda_info",
+                        lambda: {"gpu_name": "NVIDIA H200", "gpu_count": 2})
+    assert environment.hardware_key("cuda") == "cuda/NVIDIA H200 x2"
+
+
+def test_author_comes_from_the_environment_first(monkeypatch):
+    monkeypatch.setenv("LLMBENCH_AUTHOR", "release-bot")
+    assert environment.author() == "release-bot"

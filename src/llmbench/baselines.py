@@ -3,16 +3,22 @@
 Layout of a file::
 
     {
-      "schema_version": 1,
+      "schema_version": 2,
       "benchmark_id": "lora_ranks/lora_rank/r8",
       "profile": "smoke",
       "suite": "lora",
       "config_hash": "…",                      # hash of the params below
       "params": {…},
       "quality": {"cpu": Entry, "cuda": Entry},  # per device class
-      "cost": {"cpu/<model> x2": Entry, "cuda/NVIDIA H100 80GB HBM3": Entry}  # per hardware key
+      "cost": {"cpu/<model> x2": Entry, "cuda/NVIDIA H100 80GB HBM3 x1": Entry}  # per hardware
     }
-    Entry = {"metrics": {name: metric dict}, "environment": {…}, "provenance": {…}}
+    Entry = {"metrics": {name: metric dict (value, samples, tolerance from --calibrate)},
+             "repeats": {"count", "seeds", "seed_policy"},
+             "environment": {…},                 # hardware key, packages, threads
+             "provenance": {commit, dirty, date, author, reason},
+             "previous": {"provenance": {…}, "values": {name: value}}}  # what this replaced
+
+Version 1 files (no samples, tolerances or previous values) are still read.
 """
 
 from __future__ import annotations
@@ -22,14 +28,19 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmbench.compare import Comparison, compare_metrics
-from llmbench.results import Result, Scope
+from llmbench import environment as env_info
+from llmbench.compare import Comparison, Context, Reference, compare_metrics
+from llmbench.repeats import SeedPolicy
+from llmbench.results import Determinism, Metric, Result, Scope
+from llmbench.stats import DEFAULT_ALPHA, calibrated_tolerance
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 # Result artifacts kept beside the quality metrics, for the report only (never compared):
 # the baseline's loss curve is drawn dashed under the current one.
 BASELINE_ARTIFACTS = ("loss_curve",)
@@ -80,8 +91,8 @@ def _require(cond: bool, path: Path, problem: str) -> None:
 def _validate(path: Path, data: Any) -> None:
     _require(isinstance(data, dict), path, "top level must be a JSON object")
     version = data.get("schema_version")
-    _require(version == SCHEMA_VERSION, path,
-             f"schema_version is {version!r}, expected {SCHEMA_VERSION}")
+    _require(version in READABLE_VERSIONS, path,
+             f"schema_version is {version!r}, expected one of {READABLE_VERSIONS}")
     for key in ("benchmark_id", "config_hash"):
         _require(isinstance(data.get(key), str), path, f"field '{key}' must be a string")
     _require(isinstance(data.get("params"), dict), path, "field 'params' must be an object")
@@ -94,10 +105,21 @@ def _validate(path: Path, data: Any) -> None:
                      f"field '{where}.metrics' must be an object")
             for name, metric in entry["metrics"].items():
                 value = metric.get("value") if isinstance(metric, dict) else None
-                _require(isinstance(value, (int, float)) and not isinstance(value, bool)
-                         and math.isfinite(value), path,
+                _require(_is_finite_number(value), path,
                          f"field '{where}.metrics.{name}.value' must be a finite number, "
                          f"got {value!r}")
+                samples = metric.get("samples", [])
+                _require(isinstance(samples, list) and all(map(_is_finite_number, samples)),
+                         path, f"field '{where}.metrics.{name}.samples' must be a list of "
+                               f"finite numbers")
+                tolerance = metric.get("tolerance")
+                _require(tolerance is None or (isinstance(tolerance, dict) and _is_finite_number(
+                    tolerance.get("rel_tol")) and tolerance["rel_tol"] >= 0), path,
+                    f"field '{where}.metrics.{name}.tolerance.rel_tol' must be a number >= 0")
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass
@@ -110,6 +132,14 @@ class Baseline:
         if entry is None:
             return None
         return {name: float(m["value"]) for name, m in entry["metrics"].items()}
+
+    def references(self, section: str, key: str) -> dict[str, Reference] | None:
+        entry = self.data.get(section, {}).get(key)
+        if entry is None:
+            return None
+        return {name: Reference(float(m["value"]), tuple(m.get("samples", ())),
+                                m.get("tolerance"))
+                for name, m in entry["metrics"].items()}
 
     def entry(self, section: str, key: str) -> dict[str, Any] | None:
         return self.data.get(section, {}).get(key)
@@ -139,11 +169,14 @@ class BaselineStore:
 
     def write(self, profile: str, benchmark_id: str, result: Result,
               environment: dict[str, Any], provenance: dict[str, Any],
-              existing: Baseline | None) -> Path:
+              existing: Baseline | None, calibrate: bool = False) -> Path:
         """Record ``result`` for this device class and hardware key, keeping entries of others.
 
-        If the benchmark's params changed, entries measured under the old params are dropped:
-        they are not comparable any more.
+        Each replaced entry's values and provenance are kept under ``previous``. Tolerances a
+        ``--calibrate`` run derived stay with their metric until the next calibration; with
+        ``calibrate`` they are derived again from this result's samples. If the benchmark's
+        params changed, entries measured under the old params are dropped: they are not
+        comparable any more.
         """
         path = self.path_for(profile, benchmark_id)
         digest = config_hash(result.suite, result.params)
@@ -160,22 +193,59 @@ class BaselineStore:
         }
         for scope, section, key in ((Scope.QUALITY, "quality", environment["device_class"]),
                                     (Scope.COST, "cost", environment["hardware_key"])):
-            metrics = {name: m.to_dict() for name, m in result.metrics.items()
-                       if m.scope is scope and m.compare and m.is_finite}
-            if metrics:
-                data[section][key] = {"metrics": metrics, "environment": environment,
-                                      "provenance": provenance}
-                curves = {name: result.artifacts[name] for name in BASELINE_ARTIFACTS
-                          if name in result.artifacts}
-                if section == "quality" and curves:
-                    data[section][key]["artifacts"] = curves
+            old = data[section].get(key) or {}
+            metrics = {}
+            for name, metric in result.metrics.items():
+                if metric.scope is not scope or not metric.compare or not metric.is_finite:
+                    continue
+                metrics[name] = metric.to_dict()
+                old_tolerance = old.get("metrics", {}).get(name, {}).get("tolerance")
+                tolerance = old_tolerance
+                if calibrate and _varies_by_nature(metric, result.repeats):
+                    tolerance = calibrated_tolerance(metric.sample_values, old_tolerance)
+                if tolerance is not None:
+                    metrics[name]["tolerance"] = tolerance
+            if not metrics:
+                continue
+            data[section][key] = {"metrics": metrics, "environment": environment,
+                                  "provenance": provenance}
+            if result.repeats:
+                data[section][key]["repeats"] = result.repeats
+            if old:
+                data[section][key]["previous"] = {
+                    "provenance": old.get("provenance", {}),
+                    "values": {n: m["value"] for n, m in old["metrics"].items()}}
+            curves = {name: result.artifacts[name] for name in BASELINE_ARTIFACTS
+                      if name in result.artifacts}
+            if section == "quality" and curves:
+                data[section][key]["artifacts"] = curves
         atomic_write_text(path, canonical_json(data))
         return path
 
 
+def _varies_by_nature(metric: Metric, repeats: dict[str, Any]) -> bool:
+    """Is this metric's spread noise to calibrate on? Not for a metric that must reproduce."""
+    fresh_seeds = repeats.get("seed_policy") == SeedPolicy.FRESH.value
+    return metric.determinism is Determinism.NOISY or (
+        metric.determinism is Determinism.SEEDED and fresh_seeds)
+
+
 def compare_with_baseline(result: Result, baseline: Baseline, environment: dict[str, Any],
-                          compare_cost: bool = True) -> Comparison:
-    cost_values = baseline.values("cost", environment["hardware_key"]) if compare_cost else None
+                          compare_cost: bool = True, alpha: float = DEFAULT_ALPHA,
+                          nondeterministic: Collection[str] = ()) -> Comparison:
+    quality_entry = baseline.entry("quality", environment["device_class"]) or {}
+    context = Context(
+        same_platform=env_info.same_platform(quality_entry.get("environment"), environment),
+        same_seeds=_seed_set(quality_entry.get("repeats")) == _seed_set(result.repeats),
+        alpha=alpha)
+    cost_values = (baseline.references("cost", environment["hardware_key"]) if compare_cost
+                   else None)
     return compare_metrics(result.metrics,
-                           baseline.values("quality", environment["device_class"]),
-                           cost_values)
+                           baseline.references("quality", environment["device_class"]),
+                           cost_values, context, nondeterministic)
+
+
+def _seed_set(repeats: dict[str, Any] | None) -> frozenset | None:
+    """The seeds a side ran with; None for a single run with the profile's seed."""
+    seeds = (repeats or {}).get("seeds")
+    return frozenset(seeds) if seeds and len(set(seeds)) > 1 else None

@@ -2,6 +2,7 @@
 
     llmbench report .llmbench/results.json [--out DIR]
     llmbench compare old/results.json new/results.json [--changed]
+    llmbench noise-study session-a/results.json session-b/results.json --metric runtime_s
 """
 
 from __future__ import annotations
@@ -46,6 +47,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_noise_study(args: argparse.Namespace) -> int:
+    from llmbench.noise_study import study, to_markdown
+
+    calibration = [_load(path) for path in args.calibration_run or []]
+    rows = study(_load(args.a), _load(args.b), args.metric, calibration, trials=args.trials,
+                 repeats=args.repeats)
+    print(to_markdown(rows), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmbench",
                                      description="Reports of llmbench runs (results.json).")
@@ -66,6 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--changed", action="store_true",
                          help="only metrics that moved beyond their tolerance")
     compare.set_defaults(func=cmd_compare)
+
+    noise = sub.add_parser("noise-study",
+                           help="detections and false alarms of the old and new comparison "
+                                "rules, on the samples of two --bench-repeats runs")
+    noise.add_argument("a", metavar="A.json", help="baseline session's results.json")
+    noise.add_argument("b", metavar="B.json", help="current session's results.json")
+    noise.add_argument("--metric", action="append", required=True,
+                       help="metric to study (repeatable), e.g. runtime_s")
+    noise.add_argument("--calibration-run", action="append", metavar="C.json",
+                       help="another session's results.json: adds the drift between sessions "
+                            "to the calibrated tolerance (repeatable)")
+    noise.add_argument("--trials", type=int, default=1000, help="trials per effect size")
+    noise.add_argument("--repeats", type=int, default=5,
+                       help="samples per side for the repeated rules (default 5)")
+    noise.set_defaults(func=cmd_noise_study)
     return parser
 
 

@@ -49,11 +49,31 @@ def cuda_info(device_index: int = 0) -> dict[str, Any]:
 
 
 def hardware_key(device: str) -> str:
-    """Cost metrics compare only between results that share this key."""
+    """Cost metrics compare only between results that share this key: device class, model and
+    count (``cuda/NVIDIA H100 80GB HBM3 x1``, ``cpu/AMD EPYC 7B13 x2``)."""
     if device == "cuda":
         info = cuda_info()
-        return f"cuda/{info.get('gpu_name', 'unknown')}"
+        return f"cuda/{info.get('gpu_name', 'unknown')} x{info.get('gpu_count', 0)}"
     return f"cpu/{cpu_model()} x{os.cpu_count()}"
+
+
+def torch_threads() -> int | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.get_num_threads()
+
+
+# What must match for SEEDED metrics to be compared near-exactly: floating-point results depend
+# on the hardware, the library versions and the number of threads that split each reduction.
+PLATFORM_FIELDS = ("hardware_key", "python", "packages", "torch_threads")
+
+
+def same_platform(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+    if not a or not b:
+        return False
+    return all(field in a and a.get(field) == b.get(field) for field in PLATFORM_FIELDS)
 
 
 def fingerprint(device: str) -> dict[str, Any]:
@@ -63,6 +83,7 @@ def fingerprint(device: str) -> dict[str, Any]:
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
+        "torch_threads": torch_threads(),
         "os": f"{platform.system()} {platform.release()}",
         "packages": {name: package_version(name) for name in TRACKED_PACKAGES},
     }
@@ -88,3 +109,16 @@ def provenance(cwd: str | None = None) -> dict[str, Any]:
         "git_dirty": bool(status) if status is not None else None,
         "date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
     }
+
+
+def author() -> str | None:
+    """Who is accepting baselines: $LLMBENCH_AUTHOR, else git's user.name, else the login."""
+    import getpass
+
+    name = os.environ.get("LLMBENCH_AUTHOR") or _git("config", "user.name")
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None

@@ -9,7 +9,9 @@ summary and ``results.json``.
 from __future__ import annotations
 
 import json
+import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,11 @@ import pytest
 
 from llmbench import environment
 from llmbench.baselines import BaselineError, BaselineStore, compare_with_baseline, config_hash
-from llmbench.compare import Comparison, Outcome
+from llmbench.compare import Comparison, Outcome, Verdict
 from llmbench.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
+from llmbench.repeats import Merged, SeedPolicy, merge_repeats, seeds_for
 from llmbench.results import Result, Scope
+from llmbench.stats import DEFAULT_ALPHA
 
 MARKERS = {
     "gpu": "needs CUDA; `-m gpu` without CUDA is an error, otherwise skipped",
@@ -32,7 +36,9 @@ MARKERS = {
     "slow": "takes minutes on CPU",
 }
 DEVICES = ("cpu", "cuda")
+CALIBRATION_REPEATS = 5
 STATE_KEY = pytest.StashKey["BenchSession"]()
+log = logging.getLogger("llmbench")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -64,6 +70,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--no-cost-compare", action="store_true", default=False,
                     help="record cost metrics (time, memory) without comparing them: for "
                          "shared CI machines whose timings are noise")
+    group.addoption("--bench-repeats", type=int, default=None, metavar="N",
+                    help="run each benchmark N times and keep every value as a sample "
+                         "(default 1; 5 with --calibrate)")
+    group.addoption("--bench-seeds", choices=[p.value for p in SeedPolicy], default="same",
+                    help="seed of each repeat: 'same' (profile seed; seeded metrics must "
+                         "reproduce exactly) or 'fresh' (seed + i; their spread is sampled)")
+    group.addoption("--calibrate", action="store_true", default=False,
+                    help="rewrite the baselines like --update-baselines and derive each noisy "
+                         "metric's tolerance from the spread of its repeats")
+    group.addoption("--bench-confirm", type=int, default=0, metavar="N",
+                    help="measure a benchmark that regressed again, up to N times; it fails only "
+                         "if every independent re-measurement regresses too")
+    group.addoption("--bench-alpha", type=float, default=DEFAULT_ALPHA, metavar="P",
+                    help=f"significance level of the regression test (default {DEFAULT_ALPHA})")
+    group.addoption("--baseline-reason", default=None, metavar="TEXT",
+                    help="why these baselines are accepted; stored in their provenance")
+    group.addoption("--baseline-author", default=None, metavar="NAME",
+                    help="who accepts them (default: $LLMBENCH_AUTHOR, git user.name, $USER)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,6 +102,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # langsmith's own pytest plugin tries to reach its API unless told not to.
     os.environ.setdefault("LANGSMITH_TEST_TRACKING", "false")
     try:
+        BenchSession.check_options(config)
         if config.getoption("bench_profile") is not None:
             get_profile(config.getoption("bench_profile"))
         get_profile("smoke").with_overrides(steps=config.getoption("bench_steps"))
@@ -197,7 +222,13 @@ class Record:
 
 
 class RegressionCheck:
-    """The ``regression`` fixture: ``regression.check(result)`` compares or rewrites a baseline."""
+    """The ``regression`` fixture.
+
+    ``regression.measure(run, seed=...)`` runs ``run(seed)`` once per ``--bench-repeats``,
+    merges the results, compares them with the baseline (or rewrites it under
+    ``--update-baselines`` / ``--calibrate``) and, under ``--bench-confirm``, re-runs a
+    regression before reporting it. ``regression.check(result)`` compares one result as is.
+    """
 
     def __init__(self, request: pytest.FixtureRequest, session: BenchSession, profile: Profile,
                  device: str) -> None:
@@ -211,9 +242,57 @@ class RegressionCheck:
         # Loaded at setup so a corrupt file is a test *error*, before minutes of measuring.
         self.baseline = self.store.load(profile.name, self.benchmark_id)
         self.checked = False
+        self.last_result: Result | None = None  # what check() saw: merged over the repeats
 
-    def check(self, result: Result) -> Comparison | None:
+    def measure(self, run: Callable[[int], Result], seed: int) -> Comparison | None:
+        merged = self._measure_once(run, seed)
+        for attempt in range(1, self.session.confirm + 1):
+            moved = [] if self.session.update else self._confirmable_regressions(merged)
+            if not moved:
+                break
+            self.session.log(f"{self.benchmark_id}: {', '.join(moved)} regressed; measuring "
+                             f"again to confirm ({attempt}/{self.session.confirm})")
+            again = self._measure_once(run, seed)
+            held = self._confirmable_regressions(again)
+            again.result.notes.append(
+                f"{', '.join(moved)} regressed; independent re-run {attempt} of "
+                f"{self.session.confirm} " + (f"confirmed it ({', '.join(held)})" if held else
+                                              "did not confirm it, so it is not reported"))
+            merged = again
+        return self.check(merged.result, merged.nondeterministic)
+
+    def _measure_once(self, run: Callable[[int], Result], seed: int) -> Merged:
+        """One measurement: ``--bench-repeats`` runs merged into one result."""
+        policy = self.session.seed_policy
+        seeds = seeds_for(seed, self.session.repeats, policy)
+        results = [self._run_once(run, s, i, len(seeds)) for i, s in enumerate(seeds)]
+        return merge_repeats(results, seeds, policy)
+
+    def _run_once(self, run: Callable[[int], Result], seed: int, index: int, count: int
+                  ) -> Result:
+        if count > 1:
+            self.session.log(f"{self.benchmark_id}: repeat {index + 1}/{count} (seed {seed})")
+        return run(seed)
+
+    def _confirmable_regressions(self, merged: Merged) -> list[str]:
+        """Metrics that regress beyond noise and could clear on a re-run (not near-exact ones)."""
+        result, nondeterministic = merged.result, merged.nondeterministic
+        if self.baseline is None or \
+                self.baseline.data["config_hash"] != config_hash(result.suite, result.params):
+            return []
+        env = environment.fingerprint(self.device)
+        comparison = compare_with_baseline(result, self.baseline, env,
+                                           compare_cost=not self.session.skip_cost,
+                                           alpha=self.session.alpha,
+                                           nondeterministic=nondeterministic)
+        return [row.name for row in comparison.rows
+                if row.verdict is Verdict.REGRESSED and row.tolerance != "near-exact"]
+
+    def check(self, result: Result, nondeterministic: dict[str, list[float]] | None = None
+              ) -> Comparison | None:
         self.checked = True
+        self.last_result = result
+        nondeterministic = nondeterministic or {}
         env = environment.fingerprint(self.device)
         record = Record(self.request.node.nodeid, self.benchmark_id, self.profile.name,
                         self.device, Outcome.PASS, str(self.path), result.to_dict(),
@@ -222,8 +301,20 @@ class RegressionCheck:
             self.request.node.user_properties.append((name, metric.value))
 
         if self.session.update:
+            if nondeterministic:
+                record.outcome = Outcome.ERROR
+                record.message = (
+                    f"refusing to write {self.path}: these metrics should reproduce across "
+                    f"repeats with seeds {result.repeats.get('seeds')} but did not:\n"
+                    + "\n".join(f"  {name}: {values}"
+                                for name, values in sorted(nondeterministic.items()))
+                    + "\nNothing was written. Find the source of nondeterminism, or declare "
+                      "the metric NOISY in its runner.")
+                self.session.add(record)
+                pytest.fail(record.message, pytrace=False)
             self.store.write(self.profile.name, self.benchmark_id, result, env,
-                             environment.provenance(), self.baseline)
+                             self.session.provenance(), self.baseline,
+                             calibrate=self.session.calibrate)
             record.outcome = Outcome.UPDATED
             record.message = f"wrote {self.path}"
             self.session.add(record)
@@ -257,9 +348,12 @@ class RegressionCheck:
         entry = self.baseline.entry("quality", env["device_class"]) or {}
         record.baseline_artifacts = entry.get("artifacts", {})
         comparison = compare_with_baseline(result, self.baseline, env,
-                                           compare_cost=not self.session.skip_cost)
+                                           compare_cost=not self.session.skip_cost,
+                                           alpha=self.session.alpha,
+                                           nondeterministic=nondeterministic)
         record.outcome = comparison.outcome
         record.comparison = {row.name: row.to_dict() for row in comparison.rows}
+        record.message = self._cost_key_note(comparison, env)
         if comparison.outcome is Outcome.REGRESSED:
             record.message = (f"{self.benchmark_id} [{self.profile.name}, {self.device}] "
                               f"regressed:\n{format_table(comparison)}\n"
@@ -272,6 +366,15 @@ class RegressionCheck:
                               f"consider accepting the new values: {accept}")
         self.session.add(record)
         return comparison
+
+    def _cost_key_note(self, comparison: Comparison, env: dict[str, Any]) -> str:
+        """Say so when cost metrics went uncompared because the baseline is from other hardware."""
+        if self.session.skip_cost or not any(row.verdict is Verdict.NOT_COMPARED
+                                             for row in comparison.rows):
+            return ""
+        keys = sorted(self.baseline.data.get("cost", {})) if self.baseline else []
+        return (f"cost metrics not compared: no baseline for hardware {env['hardware_key']!r} "
+                f"(baseline has: {', '.join(keys) or 'none'})")
 
 
 def _changed_params(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -289,13 +392,16 @@ def _fmt(value: float | None) -> str:
 
 
 def format_table(comparison: Comparison) -> str:
-    rows = [("metric", "baseline", "current", "change", "allowed", "verdict")]
+    """Only the rows that moved; ``n`` is samples current/baseline, ``test`` how it was decided."""
+    rows = [("metric", "baseline", "current", "change", "allowed", "n", "test", "verdict")]
     for row in comparison.moved():
         rel = row.relative_change
         change = "-" if row.change is None else f"{row.change:+.6g}"
         change += f" ({rel:+.1%})" if rel is not None else ""
+        allowed = _fmt(row.allowed) + (f" ({row.tolerance})" if row.tolerance else "")
         rows.append((row.name + (f" [{row.unit}]" if row.unit else ""), _fmt(row.baseline),
-                     _fmt(row.current), change, _fmt(row.allowed), row.verdict.value))
+                     _fmt(row.current), change, allowed, f"{row.n_current}/{row.n_baseline}",
+                     row.test or "-", row.verdict.value))
     return render_rows(rows)
 
 
@@ -339,11 +445,45 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
 class BenchSession:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.update = bool(config.getoption("update_baselines"))
+        self.calibrate = bool(config.getoption("calibrate"))
+        self.update = bool(config.getoption("update_baselines")) or self.calibrate
         self.skip_cost = bool(config.getoption("no_cost_compare"))
+        repeats = config.getoption("bench_repeats")
+        self.repeats = repeats if repeats is not None else (
+            CALIBRATION_REPEATS if self.calibrate else 1)
+        self.seed_policy = SeedPolicy(config.getoption("bench_seeds"))
+        self.confirm = int(config.getoption("bench_confirm"))
+        self.alpha = float(config.getoption("bench_alpha"))
         self.store = BaselineStore(Path(config.getoption("baseline_dir")))
         self.report_dir = Path(config.getoption("bench_report"))
         self.records: list[Record] = []
+
+    @staticmethod
+    def check_options(config: pytest.Config) -> None:
+        repeats = config.getoption("bench_repeats")
+        if repeats is not None and repeats < 1:
+            raise ValueError(f"--bench-repeats must be >= 1, got {repeats}")
+        if config.getoption("calibrate") and repeats is not None and repeats < 3:
+            raise ValueError(f"--calibrate needs --bench-repeats >= 3 to measure a spread, "
+                             f"got {repeats}")
+        if config.getoption("bench_confirm") < 0:
+            raise ValueError(f"--bench-confirm must be >= 0, got "
+                             f"{config.getoption('bench_confirm')}")
+        if not 0 < config.getoption("bench_alpha") < 1:
+            raise ValueError(f"--bench-alpha must be in (0, 1), got "
+                             f"{config.getoption('bench_alpha')}")
+
+    def provenance(self) -> dict[str, Any]:
+        """Who accepted a baseline, when, why, from which commit."""
+        return {**environment.provenance(),
+                "author": self.config.getoption("baseline_author") or environment.author(),
+                "reason": self.config.getoption("baseline_reason"),
+                "calibrated": self.calibrate}
+
+    @staticmethod
+    def log(message: str) -> None:
+        """Progress of repeats and confirmations (shown with --log-cli-level=INFO)."""
+        log.info(message)
 
     def add(self, record: Record) -> None:
         self.records.append(record)

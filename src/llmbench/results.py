@@ -14,6 +14,18 @@ class Direction(str, Enum):
     EXACT = "exact"  # any change beyond tolerance is a failure (param counts, sizes)
 
 
+class Determinism(str, Enum):
+    """How a metric behaves when the same benchmark runs again; decides how it is compared."""
+
+    # Same value on every run, every machine and every seed: parameter counts, footprint bytes.
+    FIXED = "fixed"
+    # Reproducible for the same seed on the same platform (hardware, packages, threads): loss on
+    # CPU. Compared near-exactly there, with the declared (or calibrated) tolerance elsewhere.
+    SEEDED = "seeded"
+    # Varies from run to run: time, memory, throughput, CUDA losses, remote models.
+    NOISY = "noisy"
+
+
 class Scope(str, Enum):
     # Quality metrics compare against the baseline of the same device class (cpu / cuda).
     QUALITY = "quality"
@@ -31,6 +43,11 @@ class Metric:
     scope: Scope = Scope.QUALITY
     # When False the metric is recorded and reported but never compared (e.g. informational).
     compare: bool = True
+    # None: FIXED for Direction.EXACT, otherwise NOISY. Runners mark CPU losses SEEDED.
+    determinism: Determinism | None = None
+    # Every measured value when the benchmark ran more than once (or timed several rounds);
+    # ``value`` is then their median (NOISY) or their common value (FIXED / SEEDED).
+    samples: list[float] | None = None
 
     def __post_init__(self) -> None:
         self.direction = Direction(self.direction)
@@ -38,6 +55,17 @@ class Metric:
         self.value = float(self.value)
         if self.rel_tol < 0 or self.abs_tol < 0:
             raise ValueError("tolerances must be >= 0")
+        if self.determinism is None:
+            self.determinism = (Determinism.FIXED if self.direction is Direction.EXACT
+                                else Determinism.NOISY)
+        self.determinism = Determinism(self.determinism)
+        if self.samples is not None:
+            self.samples = [float(v) for v in self.samples]
+
+    @property
+    def sample_values(self) -> list[float]:
+        """The samples, or the single value when the metric was measured once."""
+        return list(self.samples) if self.samples else [self.value]
 
     @property
     def is_finite(self) -> bool:
@@ -55,6 +83,8 @@ class Metric:
             "abs_tol": self.abs_tol,
             "scope": self.scope.value,
             "compare": self.compare,
+            "determinism": self.determinism.value,
+            **({"samples": [_finite_or_repr(v) for v in self.samples]} if self.samples else {}),
         }
 
     @classmethod
@@ -67,17 +97,29 @@ class Metric:
             abs_tol=float(data.get("abs_tol", 0.0)),
             scope=data.get("scope", "quality"),
             compare=bool(data.get("compare", True)),
+            determinism=data.get("determinism"),
+            samples=data.get("samples"),
         )
 
 
+def _finite_or_repr(value: float) -> float | str:
+    return value if math.isfinite(value) else repr(value)
+
+
 def quality(value: float, unit: str = "", direction: str = "lower", rel_tol: float = 0.0,
-            abs_tol: float = 0.0) -> Metric:
-    return Metric(value, unit, Direction(direction), rel_tol, abs_tol, Scope.QUALITY)
+            abs_tol: float = 0.0, determinism: str | None = None) -> Metric:
+    return Metric(value, unit, Direction(direction), rel_tol, abs_tol, Scope.QUALITY,
+                  determinism=determinism)
 
 
 def cost(value: float, unit: str = "", direction: str = "lower", rel_tol: float = 0.0,
          abs_tol: float = 0.0) -> Metric:
     return Metric(value, unit, Direction(direction), rel_tol, abs_tol, Scope.COST)
+
+
+def seeded_on(device: str) -> Determinism:
+    """Quality computed from seeded training/greedy decoding: reproducible on CPU, not on CUDA."""
+    return Determinism.NOISY if device.startswith("cuda") else Determinism.SEEDED
 
 
 def info(value: float, unit: str = "") -> Metric:
@@ -99,6 +141,9 @@ class Result:
     metrics: dict[str, Metric] = field(default_factory=dict)
     artifacts: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Set when several runs were merged: {"count": N, "seeds": [...], "seed_policy": "same"}.
+    # Not part of ``params``: repeating a benchmark does not change what it measures.
+    repeats: dict[str, Any] = field(default_factory=dict)
 
     def add(self, name: str, metric: Metric) -> None:
         self.metrics[name] = metric
@@ -110,6 +155,7 @@ class Result:
             "metrics": {k: m.to_dict() for k, m in sorted(self.metrics.items())},
             "artifacts": self.artifacts,
             "notes": self.notes,
+            **({"repeats": self.repeats} if self.repeats else {}),
         }
 
 
@@ -121,6 +167,8 @@ def latency_metrics(benchmark: Any, prefix: str, rel_tol: float = 0.5) -> dict[s
     stats = benchmark.stats.stats
     metrics = {f"{prefix}_{key}_s": cost(getattr(stats, key), "s", rel_tol=rel_tol)
                for key in ("median", "mean", "min")}
+    # The timed rounds are samples of the median: the comparison can test them.
+    metrics[f"{prefix}_median_s"].samples = list(stats.data)
     metrics[f"{prefix}_stddev_s"] = info(stats.stddev, "s")
     metrics[f"{prefix}_rounds"] = info(stats.rounds, "rounds")
     return metrics

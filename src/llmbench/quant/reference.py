@@ -24,6 +24,7 @@ class ReferenceKey:
     batch_size: int
     eval_examples: int
     device: str
+    seed: int = 0  # picks the held-out split
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ from typing import Any
 from llmbench.profiles import RagSettings
 from llmbench.rag import metrics
 from llmbench.rag.data import Corpus, QAItem, load_corpus, load_qa, qa_digest
-from llmbench.rag.generators import Generator, build_generator
+from llmbench.rag.generators import OPENAI_PREFIX, Generator, build_generator
 from llmbench.rag.prompts import answer_messages, prompts_digest
 from llmbench.rag.retrievers import Retrieval, Retriever, build_retriever
 from llmbench.rag.tracing import traceable
 from llmbench.rag.wordnet import WordNetUnavailable
-from llmbench.results import Metric, Result, cost, info, quality
+from llmbench.results import Determinism, Metric, Result, cost, info, quality, seeded_on
 
 SUITE = "rag"
 # Lexical scores of greedy answers are near-deterministic on one device class; a different CPU
@@ -112,14 +112,19 @@ def run_rag_benchmark(settings: RagSettings, generator_spec: str, retriever_name
 
     result = Result(SUITE, _params(settings, generator_spec, retriever_name, corpus.digest,
                                    items))
+    # Greedy answers of a local model are reproducible on CPU; a remote model's are not.
+    answers = (Determinism.NOISY if generator_spec.startswith(OPENAI_PREFIX)
+               else seeded_on(device))
     answer_scores, unavailable = score_answers(records, settings.extra_metrics)
     for name, value in answer_scores.items():
-        result.add(name, quality(value, "score", "higher", **ANSWER_TOL))
+        result.add(name, quality(value, "score", "higher", **ANSWER_TOL, determinism=answers))
     if retriever_name != "none":
+        # multi-query retrieval depends on the generator's query variants
+        ranking = answers if retriever_name == "multi-query" else seeded_on(device)
         for name, value in score_retrieval(records).items():
             tol = ANSWER_TOL if retriever_name == "multi-query" else RETRIEVAL_TOL
-            result.add(name, quality(value, "score", "higher", **tol))
-    _add_tokens(result, records, unavailable)
+            result.add(name, quality(value, "score", "higher", **tol, determinism=ranking))
+    _add_tokens(result, records, unavailable, answers)
     _add_latency(result, records, wall_s, device)
     result.add("contexts_per_question",
                info(sum(len(r.contexts) for r in records) / len(records), "passages"))
@@ -133,7 +138,7 @@ def run_rag_benchmark(settings: RagSettings, generator_spec: str, retriever_name
     }
     result.notes += [f"{name} unavailable: {reason}" for name, reason in unavailable.items()]
     if judge is not None:
-        _apply_judge(result, judge(records))
+        _apply_judge(result, judge(records), answers)
     return result
 
 
@@ -155,8 +160,9 @@ class RetrievalTask:
         n = len(self.questions)
         tol = COST_REL_TOL.get(device, 1.0)
         result = Result(SUITE, dict(self.params))
-        result.add("retrieval_p50_s", cost(metrics.percentile(round_seconds, 50) / n, "s",
-                                           rel_tol=tol))
+        p50 = cost(metrics.percentile(round_seconds, 50) / n, "s", rel_tol=tol)
+        p50.samples = [seconds / n for seconds in round_seconds]  # the rounds are the samples
+        result.add("retrieval_p50_s", p50)
         result.add("retrieval_min_s", info(min(round_seconds) / n, "s"))
         result.add("rounds", info(len(round_seconds), "rounds"))
         return result
@@ -251,17 +257,18 @@ def score_retrieval(records: Sequence[QuestionRecord]) -> dict[str, float]:
 
 
 def _add_tokens(result: Result, records: Sequence[QuestionRecord],
-                unavailable: dict[str, str]) -> None:
+                unavailable: dict[str, str], determinism: Determinism) -> None:
     if any(r.prompt_tokens is None or r.completion_tokens is None for r in records):
         unavailable["tokens"] = "the endpoint did not report token usage for every request"
         return
     prompt = sum(r.prompt_tokens or 0 for r in records)
     completion = sum(r.completion_tokens or 0 for r in records)
-    result.add("prompt_tokens", quality(prompt, "tokens", "lower", rel_tol=0.05, abs_tol=20))
+    result.add("prompt_tokens", quality(prompt, "tokens", "lower", rel_tol=0.05, abs_tol=20,
+                                        determinism=determinism))
     result.add("completion_tokens", quality(completion, "tokens", "lower", rel_tol=0.1,
-                                            abs_tol=20))
+                                            abs_tol=20, determinism=determinism))
     result.add("total_tokens", quality(prompt + completion, "tokens", "lower", rel_tol=0.05,
-                                       abs_tol=40))
+                                       abs_tol=40, determinism=determinism))
 
 
 def _add_latency(result: Result, records: Sequence[QuestionRecord], wall_s: float,
@@ -275,10 +282,17 @@ def _add_latency(result: Result, records: Sequence[QuestionRecord], wall_s: floa
                                        "s"))
 
 
-def _apply_judge(result: Result, outcome: JudgeOutcome) -> None:
+def _apply_judge(result: Result, outcome: JudgeOutcome, answers: Determinism) -> None:
     clash = set(outcome.metrics) & set(result.metrics)
     if clash:
         raise ValueError(f"judge metrics clash with the RAG metrics: {sorted(clash)}")
+    judge = Determinism.SEEDED if outcome.artifacts.get("deterministic") else Determinism.NOISY
+    for name, metric in outcome.metrics.items():
+        if metric.compare:
+            # the AUC judges fixed labelled pairs; the scores judge this run's answers
+            scores_answers = not name.startswith("judge_auc_")
+            metric.determinism = (Determinism.NOISY if scores_answers and
+                                  answers is Determinism.NOISY else judge)
     result.metrics.update(outcome.metrics)
     result.params.update({f"judge_{k}": v for k, v in outcome.params.items()})
     result.artifacts["judge"] = outcome.artifacts

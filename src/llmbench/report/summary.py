@@ -22,14 +22,15 @@ OUTCOME_MARKS = {
     "updated": "📝",
     "error": "💥",
 }
-VERDICT_MARKS = {"regressed": "❌", "invalid": "❌", "missing": "❌", "improved": "✨",
-                 "new": "🆕"}
+VERDICT_MARKS = {"regressed": "❌", "invalid": "❌", "missing": "❌", "nondeterministic": "❌",
+                 "improved": "✨", "new": "🆕", "within noise": "〰️"}
 FAILING = ("regressed", "not comparable", "no baseline", "error")
 PACKAGES_SHOWN = ("torch", "transformers", "peft", "bitsandbytes", "sentence-transformers")
 LEGEND = (
     "Cells show the value and, in brackets, its change against the baseline. "
     "✅ pass · ✨ improved beyond tolerance (consider `--update-baselines`) · "
-    "❌ regressed, missing or not finite · 🆕 not in the baseline · "
+    "❌ regressed, missing, not finite or not reproducible · 🆕 not in the baseline · "
+    "〰️ beyond tolerance but not statistically significant (within noise) · "
     "⚠️ no baseline / not comparable · 📝 baseline rewritten · 💥 error. "
     "Cost metrics (time, memory, throughput) are compared only against a baseline from the "
     "same hardware; without one they show no change. Sizes in bytes are shown in MiB."

@@ -1,0 +1,83 @@
+"""Running one benchmark several times: the seed of each repeat, and merging the results.
+
+``--bench-repeats N`` runs a benchmark N times. With the ``same`` seed policy (default) every
+repeat uses the profile's seed, so FIXED and SEEDED metrics must come out identical (the
+determinism check) while NOISY metrics (time, memory) collect N samples. With ``fresh`` seeds,
+repeat i uses seed + i and SEEDED metrics collect their spread across seeds too.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from llmbench.results import Determinism, Metric, Result
+from llmbench.stats import near_equal
+
+
+class SeedPolicy(str, Enum):
+    SAME = "same"
+    FRESH = "fresh"
+
+
+def seeds_for(base_seed: int, repeats: int, policy: SeedPolicy) -> list[int]:
+    if repeats < 1:
+        raise ValueError(f"--bench-repeats must be >= 1, got {repeats}")
+    if policy is SeedPolicy.FRESH:
+        return [base_seed + i for i in range(repeats)]
+    return [base_seed] * repeats
+
+
+def must_reproduce(metric: Metric, policy: SeedPolicy) -> bool:
+    """Should every repeat give the same value for this metric?"""
+    return metric.determinism is Determinism.FIXED or (
+        metric.determinism is Determinism.SEEDED and policy is SeedPolicy.SAME)
+
+
+@dataclass
+class Merged:
+    result: Result
+    # metric name -> the per-repeat values, for metrics that should have agreed and did not
+    nondeterministic: dict[str, list[float]] = field(default_factory=dict)
+
+
+def merge_repeats(results: Sequence[Result], seeds: Sequence[int],
+                  policy: SeedPolicy = SeedPolicy.SAME) -> Merged:
+    """One result whose metrics hold every repeat's value as samples.
+
+    A NOISY metric's value becomes the median of the repeats; a metric that must reproduce keeps
+    the first repeat's value. Params, artifacts and notes come from the first repeat, whose seed
+    is the profile's. A single result keeps the samples it measured itself (timed rounds).
+    """
+    if not results:
+        raise ValueError("no results to merge")
+    first = results[0]
+    merged = Result(first.suite, first.params, artifacts=first.artifacts,
+                    notes=list(first.notes),
+                    repeats={"count": len(results), "seeds": list(seeds),
+                             "seed_policy": policy.value})
+    nondeterministic: dict[str, list[float]] = {}
+    for name, template in first.metrics.items():
+        values = [r.metrics[name].value for r in results if name in r.metrics]
+        if len(results) == 1:
+            merged.add(name, template)
+            continue
+        reproduce = must_reproduce(template, policy)
+        invalid = [v for v in values if not math.isfinite(v)]
+        if invalid:
+            value = invalid[0]  # a NaN in any repeat fails the metric as INVALID
+        elif reproduce:
+            value = values[0]
+            if not all(near_equal(v, value) for v in values):
+                nondeterministic[name] = values
+        else:
+            value = statistics.median(values)
+        merged.add(name, Metric(value, template.unit, template.direction, template.rel_tol,
+                                template.abs_tol, template.scope, template.compare,
+                                template.determinism, samples=values))
+    for later in results[1:]:
+        merged.notes.extend(note for note in later.notes if note not in merged.notes)
+    return Merged(merged, nondeterministic)

@@ -1,0 +1,84 @@
+"""The noise study's machinery on synthetic pools (the real figures come from real runs)."""
+
+import random
+
+import pytest
+from report_records import make_record
+
+from llmbench.cli import main
+from llmbench.noise_study import default_rules, detection_rates, study, to_markdown, worsen
+from llmbench.report import write_report
+from llmbench.results import Direction, cost
+
+rng = random.Random(1)
+POOL_A = [10.0 * (1 + rng.gauss(0, 0.03)) for _ in range(20)]  # 3% noise, like a hosted runner
+POOL_B = [10.0 * (1 + rng.gauss(0, 0.03)) for _ in range(20)]
+RULES = {rule.name: rule for rule in default_rules()}
+
+
+def rates(rule_prefix, effects=(0.0, 0.2)):
+    rule = next(r for name, r in RULES.items() if name.startswith(rule_prefix))
+    return detection_rates(cost(10.0, "s", rel_tol=0.05), POOL_A, POOL_B, rule, effects,
+                           trials=300)
+
+
+def test_worsen_respects_direction():
+    assert worsen(10.0, 0.1, Direction.LOWER) == pytest.approx(11.0)
+    assert worsen(10.0, 0.1, Direction.HIGHER) == pytest.approx(10.0 / 1.1)
+
+
+def test_fixed_five_percent_gate_false_alarms_on_three_percent_noise():
+    assert rates("old: fixed 5%")[0.0] > 0.05
+
+
+def test_confirm_needs_two_independent_regressions():
+    single = rates("new: 1 run, calibrated")
+    confirmed = rates("new: 1 run + --bench-confirm 1")
+    assert confirmed[0.0] <= single[0.0] and confirmed[0.2] > 0.5
+
+
+def test_noise_aware_rule_is_quiet_and_still_catches_big_regressions():
+    found = rates("new: 5 runs")
+    assert found[0.0] <= 0.02 and found[0.2] >= 0.95
+
+
+def test_pools_too_small_for_a_rule_are_an_error():
+    rule = default_rules(repeats=5)[4]
+    with pytest.raises(ValueError, match="needs 5 baseline"):
+        detection_rates(cost(1.0), [1.0, 2.0], POOL_B, rule)
+
+
+def _run_with_samples(directory, samples):
+    metric = cost(sorted(samples)[len(samples) // 2], "s", rel_tol=0.05)
+    metric.samples = samples
+    return write_report(directory, [make_record("lora_ranks/lora_rank/r8", "lora",
+                                                {"runtime_s": metric})])
+
+
+def test_cli_prints_the_table(tmp_path, capsys):
+    a = _run_with_samples(tmp_path / "a", POOL_A)
+    b = _run_with_samples(tmp_path / "b", POOL_B)
+    assert main(["noise-study", str(a), str(b), "--metric", "runtime_s", "--trials", "50"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| benchmark | metric | cv | B vs A | rule | false alarms | detects 2%")
+    assert "lora_ranks/lora_rank/r8 | runtime_s" in out and "1σ + Mann-Whitney" in out
+
+
+def test_study_without_samples_says_how_to_get_them(tmp_path):
+    run = {"benchmarks": []}
+    with pytest.raises(ValueError, match="--bench-repeats"):
+        study(run, run, ["runtime_s"])
+
+
+def test_markdown_has_one_row_per_rule():
+    rows = [{"benchmark": "b", "metric": "m", "rule": "r", "cv": 0.03, "n": 5,
+             "session_shift": 0.07, "rates": {0.0: 0.01, 0.05: 0.5}, "declared_rel_tol": 0.05}]
+    assert to_markdown(rows).splitlines()[2] == "| b | m | 3.00% | +7.0% | r | 1.0% | 50% |"
+
+
+def test_a_second_calibration_session_widens_the_tolerance_by_the_drift():
+    drifted = {"session_medians": [11.0], "within_cvs": [0.03]}
+    rule = next(r for r in default_rules(calibration=drifted) if r.name.startswith("new: 5 runs"))
+    wide = detection_rates(cost(10.0, "s"), POOL_A, POOL_B, rule, (0.05,), trials=300)
+    quiet = rates("new: 5 runs", effects=(0.05,))
+    assert "2 session(s)" in rule.name and wide[0.05] < quiet[0.05]

@@ -1,0 +1,60 @@
+import math
+
+import pytest
+
+from llmbench.repeats import SeedPolicy, merge_repeats, seeds_for
+from llmbench.results import Determinism, Result, cost, quality
+
+
+def result(runtime, loss=1.0, params=100.0):
+    return Result("lora", {"rank": 8, "seed": 0}, {
+        "runtime_s": cost(runtime, "s"),
+        "loss": quality(loss, determinism=Determinism.SEEDED),
+        "params": quality(params, direction="exact"),
+    }, notes=[f"ran in {runtime}"])
+
+
+def test_seeds_same_and_fresh():
+    assert seeds_for(3, 3, SeedPolicy.SAME) == [3, 3, 3]
+    assert seeds_for(3, 3, SeedPolicy.FRESH) == [3, 4, 5]
+    with pytest.raises(ValueError, match="--bench-repeats"):
+        seeds_for(0, 0, SeedPolicy.SAME)
+
+
+def test_merge_takes_median_of_noisy_and_keeps_all_samples():
+    merged = merge_repeats([result(3.0), result(1.0), result(2.0)], [0, 0, 0])
+    runtime = merged.result.metrics["runtime_s"]
+    assert runtime.value == 2.0 and runtime.samples == [3.0, 1.0, 2.0]
+    assert merged.nondeterministic == {}
+    assert merged.result.repeats == {"count": 3, "seeds": [0, 0, 0], "seed_policy": "same"}
+    assert merged.result.notes == ["ran in 3.0", "ran in 1.0", "ran in 2.0"]
+
+
+def test_seeded_metric_must_reproduce_with_the_same_seed_only():
+    runs = [result(1.0, loss=1.0), result(1.0, loss=1.2)]
+    assert set(merge_repeats(runs, [0, 0]).nondeterministic) == {"loss"}
+    fresh = merge_repeats(runs, [0, 1], SeedPolicy.FRESH)
+    assert fresh.nondeterministic == {} and fresh.result.metrics["loss"].value == 1.1
+
+
+def test_fixed_metric_must_reproduce_even_with_fresh_seeds():
+    runs = [result(1.0, params=100), result(1.0, params=101)]
+    merged = merge_repeats(runs, [0, 1], SeedPolicy.FRESH)
+    assert merged.nondeterministic == {"params": [100.0, 101.0]}
+
+
+def test_last_bit_differences_are_not_nondeterminism():
+    runs = [result(1.0, loss=6.038496971130371), result(1.0, loss=6.038496017456055)]
+    assert merge_repeats(runs, [0, 0]).nondeterministic == {}
+
+
+def test_nan_in_any_repeat_makes_the_value_nan():
+    merged = merge_repeats([result(1.0), result(1.0, loss=math.nan)], [0, 0])
+    assert math.isnan(merged.result.metrics["loss"].value)
+
+
+def test_single_result_keeps_its_own_round_samples():
+    one = result(1.0)
+    one.metrics["runtime_s"].samples = [0.9, 1.0, 1.1]
+    merged = merge_repeats([one], [0])
+    assert merged.result.metrics["runtime_s"].samples == [0.9, 1.0, 1.1]
