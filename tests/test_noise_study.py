@@ -82,3 +82,13 @@ def test_a_second_calibration_session_widens_the_tolerance_by_the_drift():
     wide = detection_rates(cost(10.0, "s"), POOL_A, POOL_B, rule, (0.05,), trials=300)
     quiet = rates("new: 5 runs", effects=(0.05,))
     assert "2 session(s)" in rule.name and wide[0.05] < quiet[0.05]
+
+
+def test_summary_averages_each_rule_over_rows(tmp_path, capsys):
+    a = _run_with_samples(tmp_path / "a", POOL_A)
+    b = _run_with_samples(tmp_path / "b", POOL_B)
+    assert main(["noise-study", str(a), str(b), "--metric", "runtime_s", "--trials", "20",
+                 "--summary", "--tested-sigmas", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("| rule | rows | mean false alarms | worst false alarms")
+    assert len(lines) == 2 + 5 and any("2σ + Mann-Whitney" in line for line in lines)

@@ -56,13 +56,15 @@ def _single_run_rule(name: str, rel_tol: float | None) -> Rule:
 
 
 def _noise_aware_rule(name: str, baseline_n: int, current_n: int, alpha: float,
-                      calibration: Mapping[str, Any] | None, confirm: bool = False) -> Rule:
+                      calibration: Mapping[str, Any] | None, confirm: bool = False,
+                      tested_sigmas: float = TESTED_TOLERANCE_SIGMAS) -> Rule:
     """The plugin's rule: tolerance calibrated on the baseline repeats (plus the medians of
     earlier calibration sessions), then the significance test when both sides have samples."""
 
     def judge(template: Metric, base: list[float], current: list[float]) -> bool:
         reference = Reference(spread(base).median, tuple(base),
-                              calibrated_tolerance(base, calibration))
+                              calibrated_tolerance(base, calibration,
+                                                   tested_sigmas=tested_sigmas))
         metric = replace(template, value=spread(current).median, samples=current)
         return compare_metric("m", metric, reference,
                               Context(alpha=alpha)).verdict is Verdict.REGRESSED
@@ -71,7 +73,8 @@ def _noise_aware_rule(name: str, baseline_n: int, current_n: int, alpha: float,
 
 
 def default_rules(repeats: int = 5, alpha: float = DEFAULT_ALPHA,
-                  calibration: Mapping[str, Any] | None = None) -> list[Rule]:
+                  calibration: Mapping[str, Any] | None = None,
+                  tested_sigmas: float = TESTED_TOLERANCE_SIGMAS) -> list[Rule]:
     sessions = 1 + len((calibration or {}).get("session_medians", []))
     calibrated = f"calibrated on {repeats} runs x {sessions} session(s)"
     return [
@@ -82,8 +85,8 @@ def default_rules(repeats: int = 5, alpha: float = DEFAULT_ALPHA,
         _noise_aware_rule(f"new: 1 run + --bench-confirm 1, {calibrated}",
                           repeats, 1, alpha, calibration, confirm=True),
         _noise_aware_rule(f"new: {repeats} runs, {calibrated}, "
-                          f"{TESTED_TOLERANCE_SIGMAS:g}σ + Mann-Whitney", repeats, repeats,
-                          alpha, calibration),
+                          f"{tested_sigmas:g}σ + Mann-Whitney", repeats, repeats,
+                          alpha, calibration, tested_sigmas=tested_sigmas),
     ]
 
 
@@ -132,8 +135,8 @@ def samples_by_metric(results: Mapping[str, Any], metric: str) -> dict[str, tupl
 
 def study(baseline_run: Mapping[str, Any], current_run: Mapping[str, Any],
           metrics: Sequence[str], calibration_runs: Sequence[Mapping[str, Any]] = (),
-          trials: int = 1000, repeats: int = 5, alpha: float = DEFAULT_ALPHA
-          ) -> list[dict[str, Any]]:
+          trials: int = 1000, repeats: int = 5, alpha: float = DEFAULT_ALPHA,
+          tested_sigmas: float = TESTED_TOLERANCE_SIGMAS) -> list[dict[str, Any]]:
     """``calibration_runs``: further sessions, as a second ``--calibrate`` would have seen them;
     their medians add the between-session drift to the calibrated tolerance."""
     rows = []
@@ -149,7 +152,7 @@ def study(baseline_run: Mapping[str, Any], current_run: Mapping[str, Any],
             calibration = ({"session_medians": [s.median for s in sessions],
                             "within_cvs": [s.cv for s in sessions]} if sessions else None)
             shift = spread(current).median / spread(base).median - 1
-            for rule in default_rules(repeats, alpha, calibration):
+            for rule in default_rules(repeats, alpha, calibration, tested_sigmas):
                 rates = detection_rates(template, base, current, rule, trials=trials)
                 rows.append({"benchmark": benchmark_id, "metric": metric, "rule": rule.name,
                              "cv": spread(base).cv, "session_shift": shift, "n": len(base),
@@ -170,5 +173,21 @@ def to_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
         cells = [row["benchmark"], row["metric"], f"{row['cv']:.2%}",
                  f"{row['session_shift']:+.1%}", row["rule"],
                  f"{rates[0.0]:.1%}", *[f"{rates[e]:.0%}" for e in effects if e]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def summarize(rows: Sequence[Mapping[str, Any]]) -> str:
+    """One line per rule: false alarms and detections averaged over the benchmark x metric rows."""
+    rules = list(dict.fromkeys(row["rule"] for row in rows))
+    effects = list(rows[0]["rates"])
+    head = ["rule", "rows", "mean false alarms", "worst false alarms",
+            *[f"detects {e:.0%}" for e in effects if e]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for rule in rules:
+        mine = [row["rates"] for row in rows if row["rule"] == rule]
+        mean = {e: sum(r[e] for r in mine) / len(mine) for e in effects}
+        cells = [rule, str(len(mine)), f"{mean[0.0]:.1%}", f"{max(r[0.0] for r in mine):.1%}",
+                 *[f"{mean[e]:.0%}" for e in effects if e]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
