@@ -122,6 +122,8 @@ def test_nightly_runs_gpu_benchmarks_on_the_self_hosted_gpu_runner():
     [command] = pytest_commands(wf)
     assert command.startswith("pytest benchmarks -m gpu ")
     assert "--update-baselines" not in command
+    # a night's regression must survive repeats and an independent re-measurement
+    assert "--bench-repeats 3" in command and "--bench-confirm 1" in command
     report_dir = re.search(r"--bench-report (\S+)", command).group(1)
     upload = uses(wf)["actions/upload-artifact"]
     assert upload["if"] == "always()"  # the report of a failed (regressed) night is kept
@@ -134,12 +136,17 @@ def test_nightly_runs_gpu_benchmarks_on_the_self_hosted_gpu_runner():
 def test_manual_update_opens_a_pull_request_with_the_new_baselines():
     wf = load("update-baselines.yml")
     inputs = wf["on"]["workflow_dispatch"]["inputs"]
-    assert {"profile", "markers", "paths", "runner"} <= set(inputs)
+    assert {"profile", "markers", "paths", "runner", "reason", "calibrate"} <= set(inputs)
+    assert inputs["reason"]["required"] is True
     assert set(inputs["profile"]["options"]) == {"smoke", "embedded", "opt-350m-random",
                                                  "opt-350m"}
     update, verify = pytest_commands(wf)
-    assert "--update-baselines" in update and '-m "$MARKERS"' in update
-    assert "--update-baselines" not in verify
+    job = next(iter(wf["jobs"].values()))
+    assert job["env"]["MODE"] == ("${{ inputs.calibrate && '--calibrate' || "
+                                  "'--update-baselines' }}")
+    assert '"$MODE"' in update and '-m "$MARKERS"' in update
+    assert '--baseline-reason "$REASON"' in update
+    assert "$MODE" not in verify and "--update-baselines" not in verify
     pr = uses(wf)["peter-evans/create-pull-request"]
     assert pr["with"]["add-paths"] == "baselines/**"
     assert wf["permissions"] == {"contents": "write", "pull-requests": "write"}
