@@ -35,8 +35,8 @@ from typing import Any
 
 from llmbench import environment as env_info
 from llmbench.compare import Comparison, Context, Reference, compare_metrics
-from llmbench.repeats import SeedPolicy
-from llmbench.results import Determinism, Metric, Result, Scope
+from llmbench.repeats import SeedPolicy, must_reproduce
+from llmbench.results import Result, Scope
 from llmbench.stats import DEFAULT_ALPHA, calibrated_tolerance
 
 SCHEMA_VERSION = 2
@@ -128,10 +128,10 @@ class Baseline:
     data: dict[str, Any]
 
     def values(self, section: str, key: str) -> dict[str, float] | None:
-        entry = self.data.get(section, {}).get(key)
-        if entry is None:
+        references = self.references(section, key)
+        if references is None:
             return None
-        return {name: float(m["value"]) for name, m in entry["metrics"].items()}
+        return {name: ref.value for name, ref in references.items()}
 
     def references(self, section: str, key: str) -> dict[str, Reference] | None:
         entry = self.data.get(section, {}).get(key)
@@ -191,6 +191,8 @@ class BaselineStore:
             "quality": dict(existing.data.get("quality", {})) if keep else {},
             "cost": dict(existing.data.get("cost", {})) if keep else {},
         }
+        # A metric that must reproduce has no spread to calibrate on.
+        seed_policy = SeedPolicy(result.repeats.get("seed_policy", SeedPolicy.SAME.value))
         for scope, section, key in ((Scope.QUALITY, "quality", environment["device_class"]),
                                     (Scope.COST, "cost", environment["hardware_key"])):
             old = data[section].get(key) or {}
@@ -201,7 +203,7 @@ class BaselineStore:
                 metrics[name] = metric.to_dict()
                 old_tolerance = old.get("metrics", {}).get(name, {}).get("tolerance")
                 tolerance = old_tolerance
-                if calibrate and _varies_by_nature(metric, result.repeats):
+                if calibrate and not must_reproduce(metric, seed_policy):
                     tolerance = calibrated_tolerance(metric.sample_values, old_tolerance)
                 if tolerance is not None:
                     metrics[name]["tolerance"] = tolerance
@@ -221,13 +223,6 @@ class BaselineStore:
                 data[section][key]["artifacts"] = curves
         atomic_write_text(path, canonical_json(data))
         return path
-
-
-def _varies_by_nature(metric: Metric, repeats: dict[str, Any]) -> bool:
-    """Is this metric's spread noise to calibrate on? Not for a metric that must reproduce."""
-    fresh_seeds = repeats.get("seed_policy") == SeedPolicy.FRESH.value
-    return metric.determinism is Determinism.NOISY or (
-        metric.determinism is Determinism.SEEDED and fresh_seeds)
 
 
 def compare_with_baseline(result: Result, baseline: Baseline, environment: dict[str, Any],

@@ -12,14 +12,13 @@ How a metric is compared depends on its ``Determinism``:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from llmbench.results import Determinism, Direction, Metric, Scope
-from llmbench.stats import DEFAULT_ALPHA, NEAR_EXACT_REL, shift_is_significant
+from llmbench.results import Determinism, Direction, Metric, Scope, json_number
+from llmbench.stats import DEFAULT_ALPHA, NEAR_EXACT_ABS, NEAR_EXACT_REL, shift_is_significant
 
 
 class Verdict(str, Enum):
@@ -86,9 +85,9 @@ class MetricComparison:
     def to_dict(self) -> dict:
         return {
             "verdict": self.verdict.value,
-            "current": _json_number(self.current),
+            "current": json_number(self.current),
             "baseline": self.baseline,
-            "change": _json_number(self.change),
+            "change": json_number(self.change),
             "allowed": self.allowed,
             "unit": self.unit,
             "test": self.test,
@@ -118,10 +117,7 @@ class Comparison:
         return [row for row in self.rows if row.verdict not in quiet]
 
 
-def _json_number(value: float | None):
-    if value is None or math.isfinite(value):
-        return value
-    return repr(value)
+NEAR_EXACT = "near-exact"  # MetricComparison.tolerance of a FIXED / same-platform SEEDED metric
 
 
 @dataclass(frozen=True)
@@ -154,7 +150,7 @@ class Context:
 def allowed_change(current: Metric, ref: Reference, exact: bool) -> tuple[float, str]:
     """How far the value may move, and where that allowance comes from."""
     if exact:
-        return max(NEAR_EXACT_REL * abs(ref.value), 1e-12), "near-exact"
+        return max(NEAR_EXACT_REL * abs(ref.value), NEAR_EXACT_ABS), NEAR_EXACT
     if ref.tolerance is None:
         return current.allowed_change(ref.value), "declared"
     # A significance test can back the tolerance only with samples on both sides.

@@ -20,7 +20,7 @@ import pytest
 
 from llmbench import environment
 from llmbench.baselines import BaselineError, BaselineStore, compare_with_baseline, config_hash
-from llmbench.compare import Comparison, Outcome, Verdict
+from llmbench.compare import NEAR_EXACT, Comparison, Outcome, Verdict
 from llmbench.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
 from llmbench.repeats import Merged, SeedPolicy, merge_repeats, seeds_for
 from llmbench.results import Result, Scope
@@ -38,7 +38,7 @@ MARKERS = {
 DEVICES = ("cpu", "cuda")
 CALIBRATION_REPEATS = 5
 STATE_KEY = pytest.StashKey["BenchSession"]()
-log = logging.getLogger("llmbench")
+log = logging.getLogger("llmbench")  # repeats and confirmations: --log-cli-level=INFO
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -250,8 +250,8 @@ class RegressionCheck:
             moved = [] if self.session.update else self._confirmable_regressions(merged)
             if not moved:
                 break
-            self.session.log(f"{self.benchmark_id}: {', '.join(moved)} regressed; measuring "
-                             f"again to confirm ({attempt}/{self.session.confirm})")
+            log.info(f"{self.benchmark_id}: {', '.join(moved)} regressed; measuring again to "
+                     f"confirm ({attempt}/{self.session.confirm})")
             again = self._measure_once(run, seed)
             held = self._confirmable_regressions(again)
             again.result.notes.append(
@@ -271,22 +271,26 @@ class RegressionCheck:
     def _run_once(self, run: Callable[[int], Result], seed: int, index: int, count: int
                   ) -> Result:
         if count > 1:
-            self.session.log(f"{self.benchmark_id}: repeat {index + 1}/{count} (seed {seed})")
+            log.info(f"{self.benchmark_id}: repeat {index + 1}/{count} (seed {seed})")
         return run(seed)
 
     def _confirmable_regressions(self, merged: Merged) -> list[str]:
         """Metrics that regress beyond noise and could clear on a re-run (not near-exact ones)."""
-        result, nondeterministic = merged.result, merged.nondeterministic
+        result = merged.result
         if self.baseline is None or \
                 self.baseline.data["config_hash"] != config_hash(result.suite, result.params):
             return []
-        env = environment.fingerprint(self.device)
-        comparison = compare_with_baseline(result, self.baseline, env,
-                                           compare_cost=not self.session.skip_cost,
-                                           alpha=self.session.alpha,
-                                           nondeterministic=nondeterministic)
+        comparison = self._compare(result, merged.nondeterministic,
+                                   environment.fingerprint(self.device))
         return [row.name for row in comparison.rows
-                if row.verdict is Verdict.REGRESSED and row.tolerance != "near-exact"]
+                if row.verdict is Verdict.REGRESSED and row.tolerance != NEAR_EXACT]
+
+    def _compare(self, result: Result, nondeterministic: dict[str, list[float]],
+                 env: dict[str, Any]) -> Comparison:
+        return compare_with_baseline(result, self.baseline, env,
+                                     compare_cost=not self.session.skip_cost,
+                                     alpha=self.session.alpha,
+                                     nondeterministic=nondeterministic)
 
     def check(self, result: Result, nondeterministic: dict[str, list[float]] | None = None
               ) -> Comparison | None:
@@ -347,10 +351,7 @@ class RegressionCheck:
 
         entry = self.baseline.entry("quality", env["device_class"]) or {}
         record.baseline_artifacts = entry.get("artifacts", {})
-        comparison = compare_with_baseline(result, self.baseline, env,
-                                           compare_cost=not self.session.skip_cost,
-                                           alpha=self.session.alpha,
-                                           nondeterministic=nondeterministic)
+        comparison = self._compare(result, nondeterministic, env)
         record.outcome = comparison.outcome
         record.comparison = {row.name: row.to_dict() for row in comparison.rows}
         record.message = self._cost_key_note(comparison, env)
@@ -479,11 +480,6 @@ class BenchSession:
                 "author": self.config.getoption("baseline_author") or environment.author(),
                 "reason": self.config.getoption("baseline_reason"),
                 "calibrated": self.calibrate}
-
-    @staticmethod
-    def log(message: str) -> None:
-        """Progress of repeats and confirmations (shown with --log-cli-level=INFO)."""
-        log.info(message)
 
     def add(self, record: Record) -> None:
         self.records.append(record)

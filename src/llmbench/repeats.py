@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from llmbench.results import Determinism, Metric, Result
@@ -75,9 +75,7 @@ def merge_repeats(results: Sequence[Result], seeds: Sequence[int],
                 nondeterministic[name] = values
         else:
             value = statistics.median(values)
-        merged.add(name, Metric(value, template.unit, template.direction, template.rel_tol,
-                                template.abs_tol, template.scope, template.compare,
-                                template.determinism, samples=values))
+        merged.add(name, replace(template, value=value, samples=values))
     for later in results[1:]:
         merged.notes.extend(note for note in later.notes if note not in merged.notes)
     return Merged(merged, nondeterministic)

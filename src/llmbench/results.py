@@ -76,7 +76,7 @@ class Metric:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "value": self.value if self.is_finite else repr(self.value),
+            "value": json_number(self.value),
             "unit": self.unit,
             "direction": self.direction.value,
             "rel_tol": self.rel_tol,
@@ -84,7 +84,7 @@ class Metric:
             "scope": self.scope.value,
             "compare": self.compare,
             "determinism": self.determinism.value,
-            **({"samples": [_finite_or_repr(v) for v in self.samples]} if self.samples else {}),
+            **({"samples": [json_number(v) for v in self.samples]} if self.samples else {}),
         }
 
     @classmethod
@@ -102,8 +102,11 @@ class Metric:
         )
 
 
-def _finite_or_repr(value: float) -> float | str:
-    return value if math.isfinite(value) else repr(value)
+def json_number(value: float | None) -> float | str | None:
+    """A number JSON can hold: NaN and inf become their repr ('nan', 'inf')."""
+    if value is None or math.isfinite(value):
+        return value
+    return repr(value)
 
 
 def quality(value: float, unit: str = "", direction: str = "lower", rel_tol: float = 0.0,

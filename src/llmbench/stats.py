@@ -30,6 +30,7 @@ CALIBRATION_SESSIONS = 5
 # FIXED and SEEDED metrics on the same platform must agree to this relative precision: float
 # reductions may differ in the last bits between processes (measured: 1.6e-7 on one QLoRA loss).
 NEAR_EXACT_REL = 1e-5
+NEAR_EXACT_ABS = 1e-12  # for values at or near zero
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def calibrated_tolerance(samples: Sequence[float], previous: Mapping[str, Any] |
 
 
 def near_equal(a: float, b: float, rel: float = NEAR_EXACT_REL) -> bool:
-    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-12)
+    return math.isclose(a, b, rel_tol=rel, abs_tol=NEAR_EXACT_ABS)
 
 
 @dataclass(frozen=True)
