@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from llmbench.lora import run_lora_benchmark
+from llmbench.suites.lora.runner import run_lora_benchmark
 
 pytestmark = pytest.mark.lora
 

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 
 from llmbench.profiles import ALL_PRECISIONS
-from llmbench.quant import PrecisionUnavailable, run_quant_benchmark
+from llmbench.suites.quant import PrecisionUnavailable, run_quant_benchmark
 
 pytestmark = pytest.mark.quant
 
 
 class PedanticTimer:
-    """A round timer (see ``llmbench.quant.latency``) on top of ``benchmark.pedantic``."""
+    """A round timer (see ``llmbench.measure.latency``) on top of ``benchmark.pedantic``."""
 
     name = "pytest-benchmark"
 

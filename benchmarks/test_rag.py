@@ -22,15 +22,15 @@ from typing import Any
 import pytest
 
 from llmbench.profiles import DEFAULT_PROFILE, RagSettings, get_profile
-from llmbench.rag.data import RagDataError
-from llmbench.rag.generators import (
+from llmbench.suites.rag.data import RagDataError
+from llmbench.suites.rag.generators import (
     OPENAI_PREFIX,
     GenerationError,
     GeneratorUnavailable,
     UnknownGeneratorError,
 )
-from llmbench.rag.pipeline import retrieval_task, run_rag_benchmark
-from llmbench.rag.retrievers import UnknownRetrieverError
+from llmbench.suites.rag.pipeline import retrieval_task, run_rag_benchmark
+from llmbench.suites.rag.retrievers import UnknownRetrieverError
 
 pytestmark = pytest.mark.rag
 
@@ -93,7 +93,7 @@ def _judge(config: pytest.Config, settings: RagSettings) -> Any:
     spec = _judge_spec(config, settings)
     if spec == "none":
         return None
-    from llmbench.rag.judge import JudgeUnavailable, rag_judge
+    from llmbench.judges.judge import JudgeUnavailable, rag_judge
 
     try:
         return rag_judge(spec, config.getoption("judge_repeats"))
@@ -114,7 +114,7 @@ def test_rag(rag_config, bench_profile, bench_device, regression, request):
                                        device=bench_device, judge=judge,
                                        **_data_overrides(request.config))
         if request.config.getoption("langsmith"):
-            from llmbench.rag.langsmith_experiments import record_configuration
+            from llmbench.suites.rag.langsmith_experiments import record_configuration
 
             record_configuration(result)  # -> artifacts["langsmith"]; no key / failure -> a note
         for note in result.notes:

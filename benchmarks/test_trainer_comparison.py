@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from llmbench.trainer_comparison import run_trainer_comparison
+from llmbench.suites.lora.trainer_comparison import run_trainer_comparison
 
 pytestmark = pytest.mark.lora
 

@@ -17,6 +17,6 @@ else
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 report="${OUT:-.llmbench}/gpu"
-python3 -m pytest -p llmbench.plugin benchmarks -m "gpu and (lora or quant)" \
+python3 -m pytest -p llmbench.pytest_plugin benchmarks -m "gpu and (lora or quant)" \
   --bench-profile opt-350m-random --update-baselines --bench-report "$report" \
   -o addopts="" -p no:cacheprovider "$@"

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 if [ "${LLMBENCH_SKIP_APT:-0}" != "1" ] && command -v apt-get >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" = "0" ] || SUDO="sudo"
-  # WordNet 3.0 database files: METEOR's synonym matching (see llmbench.rag.wordnet)
+  # WordNet 3.0 database files: METEOR's synonym matching (see llmbench.suites.rag.wordnet)
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends wordnet-base wordnet-sense-index >/dev/null
 fi

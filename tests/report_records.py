@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmbench.compare import Outcome, compare_metrics
-from llmbench.plugin import Record
-from llmbench.results import Metric, Result, Scope
+from llmbench.pytest_plugin import Record
+from llmbench.regression.compare import Outcome, compare_metrics
+from llmbench.regression.results import Metric, Result, Scope
 
 ENV = {"device_class": "cpu", "hardware_key": "cpu/Test CPU x2", "cpu": "Test CPU",
        "cpu_count": 2, "python": "3.11.7", "os": "Linux 6.1",

@@ -2,15 +2,15 @@ import json
 
 import pytest
 
-from llmbench.baselines import (
+from llmbench.regression.baselines import (
     SCHEMA_VERSION,
     BaselineError,
     BaselineStore,
     compare_with_baseline,
     config_hash,
 )
-from llmbench.compare import Outcome
-from llmbench.results import Result, cost, info, quality
+from llmbench.regression.compare import Outcome
+from llmbench.regression.results import Result, cost, info, quality
 
 CPU_ENV = {"device_class": "cpu", "hardware_key": "cpu/Test CPU x2"}
 CUDA_ENV = {"device_class": "cuda", "hardware_key": "cuda/Test GPU"}
@@ -75,7 +75,7 @@ def test_interrupted_write_leaves_old_file_intact(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("llmbench.baselines.os.replace", boom)
+    monkeypatch.setattr("llmbench.regression.baselines.os.replace", boom)
     with pytest.raises(KeyboardInterrupt):
         store.write("p", "x/y/z", make_result(loss=9.0), CPU_ENV, PROV, store.load("p", "x/y/z"))
     assert path.read_text() == before

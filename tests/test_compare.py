@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from llmbench.compare import (
+from llmbench.regression.compare import (
     Context,
     Outcome,
     Reference,
@@ -10,7 +10,7 @@ from llmbench.compare import (
     compare_metric,
     compare_metrics,
 )
-from llmbench.results import Determinism, Metric, cost, info, quality
+from llmbench.regression.results import Determinism, Metric, cost, info, quality
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 import subprocess
 
-from llmbench import environment
+from llmbench.regression import environment
 
 
 def test_cpu_fingerprint_names_device_hardware_and_versions():

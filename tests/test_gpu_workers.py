@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmbench.gpu_workers import SWITCH, assign_gpu, visible_gpus, worker_index
+from llmbench.pytest_plugin.gpu_workers import SWITCH, assign_gpu, visible_gpus, worker_index
 
 pytest_plugins = ["pytester"]
 
@@ -92,7 +92,7 @@ def test_real_xdist_workers_each_see_one_gpu(pytester: pytest.Pytester,
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "6,7")
     monkeypatch.delenv(SWITCH, raising=False)
     pytester.makeconftest("""
-from llmbench.gpu_workers import assign_gpu
+from llmbench.pytest_plugin.gpu_workers import assign_gpu
 
 def pytest_configure(config):
     assign_gpu()  # what the llmbench plugin does first in its pytest_configure
@@ -117,7 +117,7 @@ def test_the_plugin_pins_each_xdist_worker_to_one_gpu(pytester: pytest.Pytester,
     out.mkdir()
     monkeypatch.setenv("GPU_MAP_OUT", str(out))
     pytester.makepyfile(RECORD_GPU_PER_TEST)
-    result = pytester.runpytest_subprocess("-p", "llmbench.plugin", "-p", "xdist", "-n", "2",
+    result = pytester.runpytest_subprocess("-p", "llmbench.pytest_plugin", "-p", "xdist", "-n", "2",
                                            "-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
     assert {(p.name.split("-")[0], p.read_text()) for p in out.iterdir()} == {("gw0", "6"),

@@ -9,8 +9,7 @@ import pytest
 from fakes.judge_clients import ScriptedJudgeClient, keyword_judge
 from openevals.prompts import CORRECTNESS_PROMPT, RAG_HELPFULNESS_PROMPT
 
-from llmbench.rag import judge as judge_module
-from llmbench.rag.judge import (
+from llmbench.judges.judge import (
     TOLERANCE_FLOOR,
     UNMEASURED_TOLERANCE,
     JudgeUnavailable,
@@ -20,7 +19,8 @@ from llmbench.rag.judge import (
     measure_discrimination,
     score_tolerance,
 )
-from llmbench.results import Direction, Scope
+from llmbench.regression.results import Direction, Scope
+from llmbench.judges import judge as judge_module
 
 RECORDS = [
     {"question": "Who founded Nordwick?", "answer": "Ilse Varnum founded it.",

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from llmbench.rag.ranking import rank_configurations
+from llmbench.report.ranking import rank_configurations
 
 # The users' published table (gpt-4o-mini over their own documents).
 PUBLISHED = {
@@ -53,8 +53,8 @@ def test_ties_are_broken_by_name():
 
 
 def test_rank_rag_results_reads_result_dicts_by_label():
-    from llmbench.rag.ranking import rank_rag_results
-    from llmbench.results import Result, quality
+    from llmbench.regression.results import Result, quality
+    from llmbench.report.ranking import rank_rag_results
 
     results = [Result("rag", {}, {name: quality(value, "score", "higher")
                                   for name, value in metrics.items()},

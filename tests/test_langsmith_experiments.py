@@ -6,8 +6,8 @@ import pytest
 from fakes.judge_clients import keyword_judge
 from fakes.langsmith_server import FakeLangSmith
 
-from llmbench.rag.judge import judge_records, make_judge
-from llmbench.rag.langsmith_experiments import (
+from llmbench.judges.judge import judge_records, make_judge
+from llmbench.suites.rag.langsmith_experiments import (
     dataset_name_for,
     experiment_prefix,
     langsmith_unavailable,

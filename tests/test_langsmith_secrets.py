@@ -20,9 +20,9 @@ import openai
 import pytest
 from fakes.judge_clients import keyword_judge
 
-from llmbench.rag.judge import JudgeError, judge_records, make_judge
-from llmbench.rag.langsmith_experiments import record_configuration
-from llmbench.results import Result
+from llmbench.judges.judge import JudgeError, judge_records, make_judge
+from llmbench.suites.rag.langsmith_experiments import record_configuration
+from llmbench.regression.results import Result
 
 RECORDS = [{"question": "Who founded Nordwick?", "answer": "Ilse Varnum.",
             "reference": "Ilse Varnum and Tobias Eke.", "contexts": ["..."], "latency_s": 0.2},

@@ -1,4 +1,4 @@
-"""``llmbench.rag.tracing``: runs reach LangSmith only with LANGSMITH_TRACING=true and a key."""
+"""``llmbench.core.tracing``: runs reach LangSmith only with LANGSMITH_TRACING=true and a key."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import pytest
 from fakes.langsmith_server import FakeLangSmith
 
-from llmbench.rag.tracing import redact_secrets, traceable, tracing_active
+from llmbench.core.tracing import redact_secrets, traceable, tracing_active
 
 FAKE_KEY = "lsv2_pt_fake0000secret0000key"
 
@@ -101,7 +101,7 @@ def test_judge_runs_are_traced_without_the_client_or_its_key(fake_langsmith, mon
     from langsmith.run_helpers import tracing_context
     from langsmith.utils import get_env_var
 
-    from llmbench.rag.judge import judge_records, make_judge
+    from llmbench.judges.judge import judge_records, make_judge
 
     openai_key = "sk-test-tracing-0123456789"
     monkeypatch.setenv("LANGSMITH_TRACING", "true")
@@ -124,7 +124,7 @@ def test_judge_runs_are_traced_without_the_client_or_its_key(fake_langsmith, mon
 def test_tracing_asked_for_without_a_key_keeps_openevals_quiet(fake_langsmith, monkeypatch):
     from langsmith.utils import get_env_var
 
-    from llmbench.rag.judge import judge_records, make_judge
+    from llmbench.judges.judge import judge_records, make_judge
 
     monkeypatch.setenv("LANGSMITH_TRACING", "true")
     monkeypatch.delenv("LANGSMITH_API_KEY", raising=False)
@@ -137,7 +137,7 @@ def test_tracing_asked_for_without_a_key_keeps_openevals_quiet(fake_langsmith, m
 
 
 def test_plain_inputs_name_objects_by_type():
-    from llmbench.rag.tracing import plain_inputs
+    from llmbench.core.tracing import plain_inputs
 
     class Retriever:
         api_key = "secret"

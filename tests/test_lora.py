@@ -3,11 +3,11 @@ import dataclasses
 import pytest
 import torch
 
-from llmbench import lora
-from llmbench.lora import TargetModuleError, run_lora_benchmark, settling_step
+from llmbench.measure.training import CudaOutOfMemoryError
 from llmbench.profiles import LoraSettings, get_profile
-from llmbench.results import Direction
-from llmbench.training import CudaOutOfMemoryError
+from llmbench.regression.results import Direction
+from llmbench.suites.lora import runner as lora
+from llmbench.suites.lora.runner import TargetModuleError, run_lora_benchmark, settling_step
 
 TINY = LoraSettings(model="tiny-opt-random", seq_len=256, batch_size=2, steps=4, lr=5e-3,
                     warmup_steps=1, eval_examples=4, final_loss_window=2, settle_threshold=5.5,

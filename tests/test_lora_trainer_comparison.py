@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 
 from llmbench.profiles import LoraSettings
-from llmbench.trainer_comparison import VARIANTS, run_trainer_comparison
+from llmbench.suites.lora.trainer_comparison import VARIANTS, run_trainer_comparison
 
 TINY = LoraSettings(model="tiny-opt-random", seq_len=256, batch_size=2, steps=4, lr=5e-3,
                     warmup_steps=1, eval_examples=2)

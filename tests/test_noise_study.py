@@ -6,9 +6,9 @@ import pytest
 from report_records import make_record
 
 from llmbench.cli import main
-from llmbench.noise_study import default_rules, detection_rates, study, to_markdown, worsen
+from llmbench.regression.results import Direction, cost
 from llmbench.report import write_report
-from llmbench.results import Direction, cost
+from llmbench.tools.noise_study import default_rules, detection_rates, study, to_markdown, worsen
 
 rng = random.Random(1)
 POOL_A = [10.0 * (1 + rng.gauss(0, 0.03)) for _ in range(20)]  # 3% noise, like a hosted runner

@@ -12,7 +12,7 @@ import torch  # noqa: F401
 BENCH = """
 import os
 import pytest
-from llmbench.results import Result, cost, quality
+from llmbench.regression.results import Result, cost, quality
 
 @pytest.mark.lora
 @pytest.mark.parametrize("rank", [8, 16], ids=lambda r: f"r{r}")
@@ -207,7 +207,7 @@ def test_works_under_xdist_including_update(bench):
 
 def test_pytest_benchmark_stats_feed_result_metrics(pytester):
     pytester.makepyfile(test_micro="""
-        from llmbench.results import Result, latency_metrics
+        from llmbench.regression.results import Result, latency_metrics
 
         def test_micro(benchmark, regression):
             benchmark.pedantic(sum, args=(range(1000),), rounds=5, warmup_rounds=1)

@@ -9,7 +9,7 @@ import torch  # noqa: F401  (must be imported before pytester's sys.modules snap
 
 BENCH = """
 import json, pathlib
-from llmbench.results import Determinism, Result, cost, quality
+from llmbench.regression.results import Determinism, Result, cost, quality
 
 SCRIPT = pathlib.Path(__file__).parent / "script.json"
 CALLS = pathlib.Path(__file__).parent / "calls.jsonl"

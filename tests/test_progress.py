@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from llmbench.progress import StepProgress, get_logger
+from llmbench.measure.progress import StepProgress, get_logger
 
 
 class FakeClock:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from transformers import OPTConfig, OPTForCausalLM
 
-from llmbench.quant import load_kwargs, weight_footprint
 from llmbench.sources.models import TINY_OPT, load_model
+from llmbench.suites.quant import load_kwargs, weight_footprint
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "nf4", "fp4", "nf4-dq")
 

@@ -9,8 +9,8 @@ import torch
 from transformers import BitsAndBytesConfig
 
 from llmbench.profiles import ALL_PRECISIONS, PROFILES, QuantSettings
-from llmbench.quant import precisions as prec
-from llmbench.quant.precisions import (
+from llmbench.suites.quant import precisions as prec
+from llmbench.suites.quant.precisions import (
     BitsAndBytesStatus,
     PrecisionUnavailable,
     UnknownPrecisionError,
@@ -142,7 +142,7 @@ def test_cuda_precision_without_cuda():
 
 
 def test_runner_raises_unavailable_before_loading_anything():
-    from llmbench.quant import run_quant_benchmark
+    from llmbench.suites.quant import run_quant_benchmark
 
     settings = dataclasses.replace(PROFILES["smoke"].quant, model="no-such-model")
     if torch.cuda.is_available():

@@ -7,17 +7,17 @@ import math
 
 import pytest
 
+from llmbench.measure.latency import perf_counter_rounds, time_rounds
 from llmbench.profiles import PROFILES
-from llmbench.quant import QuantizationLoadError, get_precision, run_quant_benchmark
-from llmbench.quant.latency import perf_counter_rounds, time_rounds
-from llmbench.quant.reference import (
+from llmbench.sources.models import TINY_OPT, load_model
+from llmbench.suites.quant import QuantizationLoadError, get_precision, run_quant_benchmark
+from llmbench.suites.quant.reference import (
     Fp32Reference,
     ReferenceCache,
     ReferenceKey,
     quantization_error,
 )
-from llmbench.quant.runner import check_quantized
-from llmbench.sources.models import TINY_OPT, load_model
+from llmbench.suites.quant.runner import check_quantized
 
 KEY = ReferenceKey("tiny-opt-random", "fixtures:codealpaca", 256, 2, 8, "cpu")
 
@@ -139,21 +139,3 @@ def test_a_precision_run_alone_computes_the_same_reference(fp32_then_nf4):
     # CPU evaluation is deterministic: the same reference, the same delta.
     assert alone.metrics["eval_loss_delta_vs_fp32"].value == pytest.approx(
         nf4.metrics["eval_loss_delta_vs_fp32"].value, abs=1e-6)
-
-
-def test_report_table_orders_precisions_and_picks_the_device_memory(fp32_then_nf4):
-    from llmbench.quant.table import markdown_table, quant_rows
-
-    fp32, nf4 = fp32_then_nf4
-    lora_result = {"suite": "lora", "params": {}, "metrics": {}}
-    cuda_result = {"suite": "quant", "params": {"precision": "int8"},
-                   "metrics": {"peak_cuda_allocated_mb": {"value": 512.0},
-                               "qlora_peak_rss_mb": {"value": 9999.0}}}
-    rows = quant_rows([nf4.to_dict(), lora_result, cuda_result, fp32.to_dict()])
-    assert [row["precision"] for row in rows] == ["fp32", "int8", "nf4"]
-    assert rows[0]["peak memory MB"] == fp32.metrics["qlora_peak_rss_mb"].value
-    assert rows[1]["peak memory MB"] == 512.0 and rows[1]["eval loss"] is None
-    assert rows[2]["Δ vs fp32"] == nf4.metrics["eval_loss_delta_vs_fp32"].value
-    table = markdown_table(rows).splitlines()
-    assert table[0].startswith("| precision | footprint MB | ratio")
-    assert table[3].startswith("| int8 | - |")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from llmbench.profiles import RagSettings
-from llmbench.rag.data import RagDataError, load_corpus, load_qa, qa_digest
+from llmbench.suites.rag.data import RagDataError, load_corpus, load_qa, qa_digest
 
 
 def _write_corpus(root, docs):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from llmbench.rag.generators import (
+from llmbench.suites.rag.generators import (
     LocalGenerator,
     OpenAIGenerator,
     UnknownGeneratorError,
     build_generator,
 )
-from llmbench.rag.prompts import answer_messages
+from llmbench.suites.rag.prompts import answer_messages
 
 PROMPTS = [
     [{"role": "user", "content": "Question: What colour are the lanyards?"}],
@@ -85,7 +85,7 @@ def test_openai_spec_builds_the_openai_generator(monkeypatch):
 
 
 def test_smollm2_answers_from_the_context_with_its_chat_template():
-    from llmbench.rag.data import Passage
+    from llmbench.suites.rag.data import Passage
 
     generator = build_generator("smollm2-135m")
     assert generator.has_chat_template

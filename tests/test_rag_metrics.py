@@ -11,8 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from llmbench.rag import metrics, wordnet
-from llmbench.rag.wordnet import WordNetUnavailable
+from llmbench.suites.rag import metrics, wordnet
+from llmbench.suites.rag.wordnet import WordNetUnavailable
 
 
 def test_tokenize_lowercases_and_splits_punctuation():

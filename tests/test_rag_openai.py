@@ -9,13 +9,13 @@ import pytest
 from fakes.openai_server import FakeOpenAI
 
 from llmbench.profiles import RagSettings
-from llmbench.rag.generators import (
+from llmbench.suites.rag.generators import (
     GenerationError,
     GeneratorUnavailable,
     OpenAIGenerator,
     build_generator,
 )
-from llmbench.rag.pipeline import run_rag_benchmark
+from llmbench.suites.rag.pipeline import run_rag_benchmark
 
 KEY = "sk-test-secret-0123456789"
 QUESTION = [{"role": "user", "content": "What colour are visitor lanyards?"}]

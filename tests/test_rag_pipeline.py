@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 
 from llmbench.profiles import RagSettings
-from llmbench.rag import pipeline
-from llmbench.rag.generators import Completion, Generator
-from llmbench.rag.pipeline import JudgeOutcome, retrieval_task, run_rag_benchmark
-from llmbench.results import Direction, Scope, quality
+from llmbench.regression.results import Direction, Scope, quality
+from llmbench.suites.rag import pipeline
+from llmbench.suites.rag.generators import Completion, Generator
+from llmbench.suites.rag.pipeline import JudgeOutcome, retrieval_task, run_rag_benchmark
 
 
 class ContextEcho(Generator):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from llmbench.rag.data import load_corpus
-from llmbench.rag.generators import Completion, Generator
-from llmbench.rag.retrievers import (
+from llmbench.suites.rag.data import load_corpus
+from llmbench.suites.rag.generators import Completion, Generator
+from llmbench.suites.rag.retrievers import (
     RETRIEVER_NAMES,
     UnknownRetrieverError,
     build_retriever,

@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from llmbench.repeats import SeedPolicy, merge_repeats, seeds_for
-from llmbench.results import Determinism, Result, cost, quality
+from llmbench.regression.repeats import SeedPolicy, merge_repeats, seeds_for
+from llmbench.regression.results import Determinism, Result, cost, quality
 
 
 def result(runtime, loss=1.0, params=100.0):

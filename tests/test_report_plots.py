@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from report_records import make_record
 
+from llmbench.regression.results import cost, quality
 from llmbench.report import ReportWarning
 from llmbench.report import plots as plots_module
 from llmbench.report.plots import (
@@ -15,7 +16,6 @@ from llmbench.report.plots import (
     write_plots,
 )
 from llmbench.report.tables import build_tables
-from llmbench.results import cost, quality
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -10,9 +10,9 @@ import matplotlib.figure  # noqa: F401 - import once, not in every in-process ru
 import pytest
 import torch  # noqa: F401 - imported before pytester's in-process runs, which must not re-import it
 
-from llmbench.compare import Outcome, Verdict
+from llmbench.regression.compare import Outcome, Verdict
+from llmbench.regression.results import Direction, Scope
 from llmbench.report.schema import load_schema, schema_errors, validate_results
-from llmbench.results import Direction, Scope
 
 pytest_plugins = ["pytester"]
 
@@ -23,7 +23,7 @@ import time
 import pytest
 import torch
 
-from llmbench.results import Metric, Result, cost, quality
+from llmbench.regression.results import Metric, Result, cost, quality
 
 
 @pytest.mark.parametrize("rank", [1, 4], ids=lambda r: f"r{r}")

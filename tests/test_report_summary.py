@@ -8,10 +8,10 @@ import warnings
 import pytest
 from report_records import make_record
 
+from llmbench.regression.results import Metric, cost, info, quality
 from llmbench.report import ReportWarning, build_results, render_report, write_report
 from llmbench.report.summary import format_number, render_summary, render_table
 from llmbench.report.tables import build_tables
-from llmbench.results import Metric, cost, info, quality
 
 
 def lora_record(rank: int, loss: float, baseline_loss: float | None = None) -> dict:

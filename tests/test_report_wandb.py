@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from report_records import make_record
 
+from llmbench.regression.results import cost, quality
 from llmbench.report.wandb_log import history_rows, log_records, run_names, summary_values
-from llmbench.results import cost, quality
 
 
 def lora_record() -> dict:
@@ -100,13 +100,13 @@ def json_value(item) -> object:
 def plugin_calls(name: str) -> bool:
     import inspect
 
-    import llmbench.plugin
+    import llmbench.pytest_plugin
 
-    return name in inspect.getsource(llmbench.plugin)
+    return name in inspect.getsource(llmbench.pytest_plugin)
 
 
 @pytest.mark.skipif(not plugin_calls("log_records"),
-                    reason="llmbench.plugin does not call wandb_log.log_records yet (issue 7)")
+                    reason="llmbench.pytest_plugin does not call wandb_log.log_records yet (issue 7)")
 def test_the_wandb_option_logs_every_benchmark_of_a_run(pytester, tmp_path, monkeypatch):
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -115,7 +115,7 @@ def test_the_wandb_option_logs_every_benchmark_of_a_run(pytester, tmp_path, monk
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     pytester.makepyfile(test_tiny="""
 import pytest
-from llmbench.results import Result, quality
+from llmbench.regression.results import Result, quality
 
 @pytest.mark.parametrize("rank", [1, 2], ids=lambda r: f"r{r}")
 def test_fit(rank, bench_device, regression):

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from llmbench.stats import (
+from llmbench.regression.stats import (
     calibrated_tolerance,
     mean_interval,
     min_mann_whitney_p,

@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from llmbench.trackers import CudaMemoryTracker, LatencyReport, RssSampler, Timer
+from llmbench.measure.trackers import CudaMemoryTracker, LatencyReport, RssSampler, Timer
 
 
 def test_timer_covers_the_block():

@@ -2,15 +2,15 @@ import pytest
 import torch
 from peft import LoraConfig, get_peft_model
 
-from llmbench.sources.data import load_instruction_data, tokenize_examples
-from llmbench.sources.models import load_model, load_tokenizer
-from llmbench.training import (
+from llmbench.measure.training import (
     TrainConfig,
     TrainingDivergedError,
     batch_order,
     evaluate_loss,
     train,
 )
+from llmbench.sources.data import load_instruction_data, tokenize_examples
+from llmbench.sources.models import load_model, load_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -82,7 +82,7 @@ def test_job_level_expressions_use_only_allowed_contexts(name):
 def pytest_option_help() -> str:
     """``pytest --help`` with just the plugins the workflows use (faster than autoloading)."""
     env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "llmbench.plugin", "-p",
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "llmbench.pytest_plugin", "-p",
                            "xdist", "--help"], capture_output=True, text=True, check=True,
                           env=env, cwd=WORKFLOWS).stdout
 

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from llmbench.regression.stats import TESTED_TOLERANCE_SIGMAS
 from llmbench.report import load_results, render_report
 from llmbench.report.schema import validate_results
-from llmbench.stats import TESTED_TOLERANCE_SIGMAS
 
 
 def _load(path: str) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_noise_study(args: argparse.Namespace) -> int:
-    from llmbench.noise_study import study, summarize, to_markdown
+    from llmbench.tools.noise_study import study, summarize, to_markdown
 
     calibration = [_load(path) for path in args.calibration_run or []]
     rows = study(_load(args.a), _load(args.b), args.metric, calibration, trials=args.trials,

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from llmbench import environment
-from llmbench.baselines import atomic_write_text
+from llmbench.regression import environment
+from llmbench.regression.baselines import atomic_write_text
 
 RESULTS_SCHEMA_VERSION = 1
 

@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmbench import environment as env_info
-from llmbench.compare import Comparison, Context, Reference, compare_metrics
-from llmbench.repeats import SeedPolicy, must_reproduce
-from llmbench.results import Result, Scope
-from llmbench.stats import DEFAULT_ALPHA, calibrated_tolerance
+from llmbench.regression import environment as env_info
+from llmbench.regression.compare import Comparison, Context, Reference, compare_metrics
+from llmbench.regression.repeats import SeedPolicy, must_reproduce
+from llmbench.regression.results import Result, Scope
+from llmbench.regression.stats import DEFAULT_ALPHA, calibrated_tolerance
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)

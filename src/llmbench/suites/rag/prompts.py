@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from langchain_classic.retrievers.multi_query import DEFAULT_QUERY_PROMPT
 
-from llmbench.rag.data import Passage
+from llmbench.suites.rag.data import Passage
 
 Messages = list[dict[str, str]]
 

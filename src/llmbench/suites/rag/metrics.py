@@ -53,7 +53,7 @@ def meteor(predictions: Sequence[str], references: Sequence[str]) -> float:
     """Mean METEOR; raises ``WordNetUnavailable`` rather than scoring without synonyms."""
     from nltk.translate.meteor_score import meteor_score
 
-    from llmbench.rag.wordnet import load_wordnet
+    from llmbench.suites.rag.wordnet import load_wordnet
 
     _check_pairs(predictions, references)
     wordnet = load_wordnet()

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmbench.rag.prompts import Messages
+from llmbench.suites.rag.prompts import Messages
 
 SMOLLM2 = "smollm2-135m"
 HF_PREFIX = "hf:"

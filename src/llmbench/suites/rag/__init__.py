@@ -9,6 +9,6 @@
   per-question records and the hook for the LLM judge (``judge``, owned by the judge module).
 """
 
-from llmbench.rag.pipeline import JudgeOutcome, QuestionRecord, run_rag_benchmark
+from llmbench.suites.rag.pipeline import JudgeOutcome, QuestionRecord, run_rag_benchmark
 
 __all__ = ["JudgeOutcome", "QuestionRecord", "run_rag_benchmark"]

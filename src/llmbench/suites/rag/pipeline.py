@@ -14,19 +14,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from llmbench.core.tracing import traceable
+from llmbench.judges.judge import JudgeOutcome
 from llmbench.profiles import RagSettings
-from llmbench.rag import metrics
-from llmbench.rag.data import Corpus, QAItem, load_corpus, load_qa, qa_digest
-from llmbench.rag.generators import OPENAI_PREFIX, Generator, build_generator
-from llmbench.rag.prompts import answer_messages, prompts_digest
-from llmbench.rag.retrievers import Retrieval, Retriever, build_retriever
-from llmbench.rag.tracing import traceable
-from llmbench.rag.wordnet import WordNetUnavailable
-from llmbench.results import Determinism, Metric, Result, cost, info, quality, seeded_on
+from llmbench.regression.results import Determinism, Result, cost, info, quality, seeded_on
+from llmbench.suites.rag import metrics
+from llmbench.suites.rag.data import Corpus, QAItem, load_corpus, load_qa, qa_digest
+from llmbench.suites.rag.generators import OPENAI_PREFIX, Generator, build_generator
+from llmbench.suites.rag.prompts import answer_messages, prompts_digest
+from llmbench.suites.rag.retrievers import Retrieval, Retriever, build_retriever
+from llmbench.suites.rag.wordnet import WordNetUnavailable
 
 SUITE = "rag"
 # Lexical scores of greedy answers are near-deterministic on one device class; a different CPU
@@ -59,16 +60,6 @@ class QuestionRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "latency_s": self.latency_s}
-
-
-@dataclass
-class JudgeOutcome:
-    """What a judge adds to a configuration's result."""
-
-    metrics: dict[str, Metric]
-    params: dict[str, Any] = field(default_factory=dict)  # define the benchmark: spec, repeats
-    artifacts: dict[str, Any] = field(default_factory=dict)  # per-question scores, spread
-    notes: list[str] = field(default_factory=list)
 
 
 Judge = Callable[[Sequence[QuestionRecord]], JudgeOutcome]

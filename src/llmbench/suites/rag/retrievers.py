@@ -29,8 +29,8 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from llmbench.rag.data import Corpus, Passage
-from llmbench.rag.generators import Completion, Generator
+from llmbench.suites.rag.data import Corpus, Passage
+from llmbench.suites.rag.generators import Completion, Generator
 
 RETRIEVER_NAMES = ("none", "dense", "bm25", "ensemble", "multi-query")
 BUNDLED_EMBEDDER = "all-minilm-l6-v2"
@@ -259,7 +259,7 @@ class MultiQuery(Retriever):
         self.retriever = _multi_query_class()(retriever=base, llm_chain=chain, verbose=False)
 
     def _write_variants(self, prompt: Any) -> str:
-        from llmbench.rag.prompts import query_variant_messages
+        from llmbench.suites.rag.prompts import query_variant_messages
 
         completion = self.generator.generate([query_variant_messages(prompt.to_string())],
                                              max_new_tokens=self.variant_tokens)[0]

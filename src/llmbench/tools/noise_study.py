@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from llmbench.compare import Context, Reference, Verdict, compare_metric
-from llmbench.results import Direction, Metric
-from llmbench.stats import (
+from llmbench.regression.compare import Context, Reference, Verdict, compare_metric
+from llmbench.regression.results import Direction, Metric
+from llmbench.regression.stats import (
     DEFAULT_ALPHA,
     TESTED_TOLERANCE_SIGMAS,
     TOLERANCE_SIGMAS,

@@ -30,12 +30,8 @@ from typing import Any
 import torch
 from peft import LoraConfig, TaskType, get_peft_model
 
-from llmbench.profiles import LoraSettings
-from llmbench.results import Direction, Metric, Result, cost, info, quality, seeded_on
-from llmbench.sources.data import load_instruction_data, tokenize_examples
-from llmbench.sources.models import load_model, load_tokenizer
-from llmbench.trackers import CudaMemoryTracker, RssSampler, Timer
-from llmbench.training import (
+from llmbench.measure.trackers import CudaMemoryTracker, RssSampler, Timer
+from llmbench.measure.training import (
     CudaOutOfMemoryError,
     TrainConfig,
     TrainReport,
@@ -43,6 +39,10 @@ from llmbench.training import (
     release_memory,
     train,
 )
+from llmbench.profiles import LoraSettings
+from llmbench.regression.results import Direction, Metric, Result, cost, info, quality, seeded_on
+from llmbench.sources.data import load_instruction_data, tokenize_examples
+from llmbench.sources.models import load_model, load_tokenizer
 
 ADAPTER_FILE = "adapter_model.safetensors"
 

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from llmbench.results import Determinism, Metric, Result
-from llmbench.stats import near_equal
+from llmbench.regression.results import Determinism, Metric, Result
+from llmbench.regression.stats import near_equal
 
 
 class SeedPolicy(str, Enum):

@@ -32,19 +32,18 @@ from typing import Any
 import torch
 from peft import get_peft_model, prepare_model_for_kbit_training
 
-from llmbench.lora import check_target_modules, lora_config
-from llmbench.profiles import LoraSettings, QuantSettings
-from llmbench.progress import get_logger
-from llmbench.quant.footprint import Footprint, weight_footprint
-from llmbench.quant.latency import RoundTimer, time_rounds
-from llmbench.quant.precisions import Precision, get_precision, load_kwargs, require_available
-from llmbench.quant.reference import (
-    Fp32Reference,
-    ReferenceCache,
-    ReferenceKey,
-    quantization_error,
+from llmbench.measure.latency import RoundTimer, time_rounds
+from llmbench.measure.progress import get_logger
+from llmbench.measure.trackers import CudaMemoryTracker, RssSampler, Timer, synchronize
+from llmbench.measure.training import (
+    CudaOutOfMemoryError,
+    TrainConfig,
+    evaluate_loss,
+    release_memory,
+    train,
 )
-from llmbench.results import (
+from llmbench.profiles import LoraSettings, QuantSettings
+from llmbench.regression.results import (
     Determinism,
     Direction,
     Metric,
@@ -62,13 +61,19 @@ from llmbench.sources.data import (
     tokenize_examples,
 )
 from llmbench.sources.models import OFFLINE_SPECS, load_model, load_tokenizer, local_model_dir
-from llmbench.trackers import CudaMemoryTracker, RssSampler, Timer, synchronize
-from llmbench.training import (
-    CudaOutOfMemoryError,
-    TrainConfig,
-    evaluate_loss,
-    release_memory,
-    train,
+from llmbench.suites.lora.runner import check_target_modules, lora_config
+from llmbench.suites.quant.footprint import Footprint, weight_footprint
+from llmbench.suites.quant.precisions import (
+    Precision,
+    get_precision,
+    load_kwargs,
+    require_available,
+)
+from llmbench.suites.quant.reference import (
+    Fp32Reference,
+    ReferenceCache,
+    ReferenceKey,
+    quantization_error,
 )
 
 # fp32 references of this process (see reference.py); tests pass their own cache.

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from llmbench.measure.trackers import LatencyReport, synchronize
 from llmbench.sources.data import IGNORE_INDEX, TokenizedExample, collate
-from llmbench.trackers import LatencyReport, synchronize
 
 
 class TrainingDivergedError(RuntimeError):

@@ -18,13 +18,18 @@ from typing import Any
 
 import pytest
 
-from llmbench import environment
-from llmbench.baselines import BaselineError, BaselineStore, compare_with_baseline, config_hash
-from llmbench.compare import NEAR_EXACT, Comparison, Outcome, Verdict
 from llmbench.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
-from llmbench.repeats import Merged, SeedPolicy, merge_repeats, seeds_for
-from llmbench.results import Result, Scope
-from llmbench.stats import DEFAULT_ALPHA
+from llmbench.regression import environment
+from llmbench.regression.baselines import (
+    BaselineError,
+    BaselineStore,
+    compare_with_baseline,
+    config_hash,
+)
+from llmbench.regression.compare import NEAR_EXACT, Comparison, Outcome, Verdict
+from llmbench.regression.repeats import Merged, SeedPolicy, merge_repeats, seeds_for
+from llmbench.regression.results import Result, Scope
+from llmbench.regression.stats import DEFAULT_ALPHA
 
 MARKERS = {
     "gpu": "needs CUDA; `-m gpu` without CUDA is an error, otherwise skipped",
@@ -91,7 +96,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from llmbench.gpu_workers import assign_gpu
+    from llmbench.pytest_plugin.gpu_workers import assign_gpu
 
     try:
         assign_gpu()  # before anything initialises CUDA: one GPU per xdist worker

@@ -10,7 +10,7 @@ hold API clients) are recorded by type name only.
 Libraries that trace by themselves (openevals' judges) run inside ``untraced_unless_active()``,
 so ``LANGSMITH_TRACING=true`` without a key does not make them try to connect either.
 
-    from llmbench.rag.tracing import traceable
+    from llmbench.core.tracing import traceable
 
     @traceable(name="retrieve", run_type="retriever")
     def retrieve(question: str) -> list[str]: ...

@@ -3,7 +3,7 @@
 Three variants train the same LoRA model (same seed, same batches in the same order, same
 AdamW, same gradient clipping) for the same steps:
 
-* ``loop``          -- ``llmbench.training.train`` without trackers,
+* ``loop``          -- ``llmbench.measure.training.train`` without trackers,
 * ``loop+trackers`` -- the same, inside the RSS sampler (and CUDA memory tracker on CUDA),
 * ``trainer``       -- ``transformers.Trainer``; a step's time is the interval between the
   ``on_step_end`` callbacks, so it includes the Trainer's own data loading and bookkeeping.
@@ -25,19 +25,19 @@ import time
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from llmbench.lora import (
+from llmbench.measure.trackers import CudaMemoryTracker, RssSampler, synchronize
+from llmbench.measure.training import TrainConfig, TrainReport, batch_order, release_memory, train
+from llmbench.profiles import LoraSettings
+from llmbench.regression.results import Result, cost, info, quality, seeded_on
+from llmbench.sources.data import TokenizedExample, collate
+from llmbench.sources.models import load_tokenizer
+from llmbench.suites.lora.runner import (
     benchmark_params,
     build_lora_model,
     lora_config,
     prepare_data,
     train_config,
 )
-from llmbench.profiles import LoraSettings
-from llmbench.results import Result, cost, info, quality, seeded_on
-from llmbench.sources.data import TokenizedExample, collate
-from llmbench.sources.models import load_tokenizer
-from llmbench.trackers import CudaMemoryTracker, RssSampler, synchronize
-from llmbench.training import TrainConfig, TrainReport, batch_order, release_memory, train
 
 VARIANTS = ("loop", "loop+trackers", "trainer")
 

@@ -39,14 +39,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmbench.rag.pipeline import JudgeOutcome
-from llmbench.rag.tracing import (
+from llmbench.core.tracing import (
     plain_inputs,
     redact_secrets,
     traceable,
     untraced_unless_active,
 )
-from llmbench.results import Metric, info, quality
+from llmbench.regression.results import Metric, info, quality
 
 OFFLINE_JUDGE = "smollm2-135m"
 NO_JUDGE = "none"
@@ -88,6 +87,17 @@ class JudgeUnavailable(JudgeError):
 
 class UnscoredReply(ValueError):
     """A judge reply without a usable score."""
+
+
+@dataclass
+class JudgeOutcome:
+    """What a judge adds to a configuration's result."""
+
+    metrics: dict[str, Metric]
+    params: dict[str, Any] = field(default_factory=dict)  # define the benchmark: spec, repeats
+    artifacts: dict[str, Any] = field(default_factory=dict)  # per-question scores, spread
+    notes: list[str] = field(default_factory=list)
+
 
 
 # --- the offline yes/no judge behind the OpenAI client interface ----------------------------

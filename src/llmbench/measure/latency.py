@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from llmbench.trackers import LatencyReport
+from llmbench.measure.trackers import LatencyReport
 
 RoundTimer = Callable[[Callable[[], Any], int, int], "list[float] | None"]
 

@@ -17,8 +17,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from llmbench.results import Determinism, Direction, Metric, Scope, json_number
-from llmbench.stats import DEFAULT_ALPHA, NEAR_EXACT_ABS, NEAR_EXACT_REL, shift_is_significant
+from llmbench.regression.results import Determinism, Direction, Metric, Scope, json_number
+from llmbench.regression.stats import (
+    DEFAULT_ALPHA,
+    NEAR_EXACT_ABS,
+    NEAR_EXACT_REL,
+    shift_is_significant,
+)
 
 
 class Verdict(str, Enum):

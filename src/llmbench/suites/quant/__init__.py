@@ -7,8 +7,8 @@
 * ``runner`` -- ``run_quant_benchmark(settings, precision, device)`` -> ``Result``.
 """
 
-from llmbench.quant.footprint import Footprint, weight_footprint
-from llmbench.quant.precisions import (
+from llmbench.suites.quant.footprint import Footprint, weight_footprint
+from llmbench.suites.quant.precisions import (
     PRECISIONS,
     Precision,
     PrecisionUnavailable,
@@ -17,7 +17,7 @@ from llmbench.quant.precisions import (
     load_kwargs,
     unavailable_reason,
 )
-from llmbench.quant.runner import QuantizationLoadError, run_quant_benchmark
+from llmbench.suites.quant.runner import QuantizationLoadError, run_quant_benchmark
 
 __all__ = [
     "PRECISIONS",

@@ -1,0 +1,7 @@
+"""Regression: typed results, the comparison rule, statistics, repeats, baselines, environment.
+
+Everything that turns measured numbers into verdicts lives here, and none of it needs torch or
+pytest: the rules can be unit-tested (and reused by ``llmbench compare``) without either.
+
+May import: ``llmbench.core``; numpy / scipy. Never torch at module level, never pytest.
+"""
