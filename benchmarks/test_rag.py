@@ -93,7 +93,7 @@ def _judge(config: pytest.Config, settings: RagSettings) -> Any:
     spec = _judge_spec(config, settings)
     if spec == "none":
         return None
-    from llmbench.judges.judge import JudgeUnavailable, rag_judge
+    from llmbench.judges import JudgeUnavailable, rag_judge
 
     try:
         return rag_judge(spec, config.getoption("judge_repeats"))

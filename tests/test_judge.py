@@ -9,18 +9,19 @@ import pytest
 from fakes.judge_clients import ScriptedJudgeClient, keyword_judge
 from openevals.prompts import CORRECTNESS_PROMPT, RAG_HELPFULNESS_PROMPT
 
-from llmbench.judges.judge import (
+from llmbench.judges import (
     TOLERANCE_FLOOR,
     UNMEASURED_TOLERANCE,
     JudgeUnavailable,
     UnknownJudgeError,
+    discrimination,
     judge_records,
     make_judge,
     measure_discrimination,
     score_tolerance,
 )
+from llmbench.judges import offline as judge_module
 from llmbench.regression.results import Direction, Scope
-from llmbench.judges import judge as judge_module
 
 RECORDS = [
     {"question": "Who founded Nordwick?", "answer": "Ilse Varnum founded it.",
@@ -34,7 +35,7 @@ RECORDS = [
 
 @pytest.fixture(autouse=True)
 def _fresh_memo(monkeypatch):
-    monkeypatch.setattr(judge_module, "_DISCRIMINATION_MEMO", {})
+    monkeypatch.setattr(discrimination, "_DISCRIMINATION_MEMO", {})
 
 
 def first_rubric_line(prompt: str) -> str:

@@ -12,7 +12,7 @@ import httpx
 import openai
 import pytest
 
-from llmbench.judges.judge import JudgeError, make_judge
+from llmbench.judges import JudgeError, make_judge
 
 
 def completion(content: str) -> httpx.Response:

@@ -6,7 +6,7 @@ import pytest
 from fakes.judge_clients import keyword_judge
 from fakes.langsmith_server import FakeLangSmith
 
-from llmbench.judges.judge import judge_records, make_judge
+from llmbench.judges import judge_records, make_judge
 from llmbench.suites.rag.langsmith_experiments import (
     dataset_name_for,
     experiment_prefix,

@@ -20,7 +20,7 @@ import openai
 import pytest
 from fakes.judge_clients import keyword_judge
 
-from llmbench.judges.judge import JudgeError, judge_records, make_judge
+from llmbench.judges import JudgeError, judge_records, make_judge
 from llmbench.suites.rag.langsmith_experiments import record_configuration
 from llmbench.regression.results import Result
 

@@ -101,7 +101,7 @@ def test_judge_runs_are_traced_without_the_client_or_its_key(fake_langsmith, mon
     from langsmith.run_helpers import tracing_context
     from langsmith.utils import get_env_var
 
-    from llmbench.judges.judge import judge_records, make_judge
+    from llmbench.judges import judge_records, make_judge
 
     openai_key = "sk-test-tracing-0123456789"
     monkeypatch.setenv("LANGSMITH_TRACING", "true")
@@ -124,7 +124,7 @@ def test_judge_runs_are_traced_without_the_client_or_its_key(fake_langsmith, mon
 def test_tracing_asked_for_without_a_key_keeps_openevals_quiet(fake_langsmith, monkeypatch):
     from langsmith.utils import get_env_var
 
-    from llmbench.judges.judge import judge_records, make_judge
+    from llmbench.judges import judge_records, make_judge
 
     monkeypatch.setenv("LANGSMITH_TRACING", "true")
     monkeypatch.delenv("LANGSMITH_API_KEY", raising=False)

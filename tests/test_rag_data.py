@@ -8,6 +8,7 @@ import pytest
 
 from llmbench.profiles import RagSettings
 from llmbench.suites.rag.data import RagDataError, load_corpus, load_qa, qa_digest
+from llmbench.suites.rag.pipeline import data_path
 
 
 def _write_corpus(root, docs):
@@ -21,8 +22,8 @@ def _write_corpus(root, docs):
 
 def test_fixture_set_is_large_enough_and_consistent():
     settings = RagSettings()
-    corpus = load_corpus(settings.corpus)
-    items = load_qa(settings.qa, corpus=corpus)  # also checks every doc id exists
+    corpus = load_corpus(data_path(settings.corpus))
+    items = load_qa(data_path(settings.qa), corpus=corpus)  # also checks every doc id exists
     assert len(corpus.passages) >= 40
     assert len(items) >= 40
     assert all(item.doc_ids for item in items)

@@ -72,7 +72,7 @@ def test_unreachable_hub_dataset_names_the_offline_source(monkeypatch):
 
 
 @pytest.mark.parametrize("line, problem", [
-    ('{"instruction": "x", "input": ""', "invalid JSON"),
+    ('{"instruction": "x", "input": ""', "not valid JSON"),
     ('["instruction", "input", "output"]', "expected a JSON object"),
     ('{"instruction": "x", "input": ""}', "missing field 'output'"),
     ('{"instruction": "x", "input": 3, "output": "y"}', "field 'input' must be a string"),

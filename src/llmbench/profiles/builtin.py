@@ -96,8 +96,9 @@ class QuantSettings:
 
 @dataclass(frozen=True)
 class RagSettings:
-    corpus: str = "fixtures/rag/corpus"  # --rag-corpus overrides
-    qa: str = "fixtures/rag/qa.jsonl"  # --rag-qa overrides
+    # "fixtures:<path>" is data llmbench ships; anything else a path. --rag-corpus/--rag-qa override.
+    corpus: str = "fixtures:rag/corpus"
+    qa: str = "fixtures:rag/qa.jsonl"
     # smollm2-135m, hf:<model id or path>, openai:<model> (skipped without OPENAI_API_KEY)
     generators: tuple[str, ...] = ("smollm2-135m", "openai:gpt-4o-mini")
     retrievers: tuple[str, ...] = ALL_RETRIEVERS

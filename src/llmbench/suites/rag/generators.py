@@ -22,11 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from llmbench.core.specs import HF_PREFIX, OPENAI_PREFIX, SMOLLM2
 from llmbench.suites.rag.prompts import Messages
 
-SMOLLM2 = "smollm2-135m"
-HF_PREFIX = "hf:"
-OPENAI_PREFIX = "openai:"
 SPEC_FORMS = f"{SMOLLM2}, {HF_PREFIX}<model id or path>, {OPENAI_PREFIX}<model>"
 
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llmbench.core.tracing import redact_secrets
-from llmbench.judges.judge import FEEDBACK_KEYS, record_field
+from llmbench.judges import FEEDBACK_KEYS, record_field
 
 EXAMPLE_NAMESPACE = uuid.UUID("5f0c3c2e-8f7b-4b8e-9a51-6c1d0b9e7a10")
 

@@ -18,8 +18,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from llmbench.core.fixtures import fixture_path
+from llmbench.core.specs import FIXTURES_PREFIX
 from llmbench.core.tracing import traceable
-from llmbench.judges.judge import JudgeOutcome
+from llmbench.judges import JudgeOutcome
 from llmbench.profiles import RagSettings
 from llmbench.regression.results import Determinism, Result, cost, info, quality, seeded_on
 from llmbench.suites.rag import metrics
@@ -71,11 +73,19 @@ def config_label(generator_spec: str, retriever_name: str) -> str:
     return f"{generator_spec} + {retriever_name}"
 
 
+def data_path(spec: str | Path) -> Path:
+    """``fixtures:<path>`` names data llmbench ships; anything else is a path."""
+    if isinstance(spec, str) and spec.startswith(FIXTURES_PREFIX):
+        return fixture_path(spec[len(FIXTURES_PREFIX):])
+    return Path(spec)
+
+
 def load_data(settings: RagSettings, corpus_dir: str | Path | None = None,
               qa_path: str | Path | None = None) -> tuple[Corpus, tuple[QAItem, ...]]:
     """The corpus and the questions a run uses (the first ``settings.questions``)."""
-    corpus = load_corpus(corpus_dir or settings.corpus, chunk_chars=settings.chunk_chars)
-    items = load_qa(qa_path or settings.qa, corpus=corpus)
+    corpus = load_corpus(data_path(corpus_dir or settings.corpus),
+                         chunk_chars=settings.chunk_chars)
+    items = load_qa(data_path(qa_path or settings.qa), corpus=corpus)
     if settings.questions is not None:
         if settings.questions < 1:
             raise ValueError(f"RagSettings.questions must be >= 1 or None, got "
