@@ -3,6 +3,7 @@
     llmbench report .llmbench/results.json [--out DIR]
     llmbench compare old/results.json new/results.json [--changed]
     llmbench noise-study session-a/results.json session-b/results.json --metric runtime_s
+    llmbench judge-pairs [FILE] [--qa FILE]
 """
 
 from __future__ import annotations
@@ -58,6 +59,30 @@ def cmd_noise_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_judge_pairs(args: argparse.Namespace) -> int:
+    """Validate a labelled judge set; the shipped one must also match the shipped QA set."""
+    from llmbench.core.fixtures import fixture_path
+    from llmbench.judges.labelled import completeness_problems, kind_counts, load_judge_pairs
+
+    shipped = args.file is None
+    path = fixture_path("rag/judge_pairs.jsonl") if shipped else Path(args.file)
+    items = load_judge_pairs(path, option="llmbench judge-pairs FILE")
+    problems: list[str] = []
+    if shipped or args.qa or args.complete:
+        qa = None
+        if shipped or args.qa:
+            from llmbench.suites.rag.data import load_qa
+
+            qa = load_qa(args.qa or fixture_path("rag/qa.jsonl"))
+        problems = completeness_problems(items, path, qa)
+    if problems:
+        print(f"{len(problems)} problem(s) in {path}:\n" + "\n".join(problems), file=sys.stderr)
+        return 1
+    counts = ", ".join(f"{n} {kind}" for kind, n in kind_counts(items).items() if n)
+    print(f"{path}: {len(items)} questions ({counts}): ok")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmbench",
                                      description="Reports of llmbench runs (results.json).")
@@ -98,6 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
     noise.add_argument("--summary", action="store_true",
                        help="one line per rule, averaged over benchmarks and metrics")
     noise.set_defaults(func=cmd_noise_study)
+
+    pairs = sub.add_parser("judge-pairs",
+                           help="check a labelled judge set (--judge-pairs FILE); without FILE, "
+                                "the shipped fixtures/rag/judge_pairs.jsonl against its QA set")
+    pairs.add_argument("file", nargs="?", metavar="FILE", help="JSONL judge set to check")
+    pairs.add_argument("--qa", metavar="FILE",
+                       help="QA set the judge set must cover (same ids, questions, references)")
+    pairs.add_argument("--complete", action="store_true",
+                       help="also require right, wrong, offtopic and evasive on every line")
+    pairs.set_defaults(func=cmd_judge_pairs)
     return parser
 
 
