@@ -1,139 +1,237 @@
-"""The offline yes/no judge: a local chat model behind the OpenAI client interface.
+"""The offline judge: how likely a small local language model finds one text after another.
 
-A 135M model cannot be trusted to write JSON, so it scores by constrained choice: openevals'
-rubric is followed by one yes/no question, and the score is P(yes), the softmax over the
-next-token logits of "yes"/"Yes" against "no"/"No". Deterministic on CPU.
+A 135M chat model cannot follow a judging rubric (asked yes or no, it says "no" to everything;
+measured in docs/judge-study), but its likelihoods carry the signal (the GPTScore / BARTScore
+family). All log-probabilities are summed over the scored text's tokens, in nats.
+
+**Correctness** is a PMI ratio: how much the answer raises the likelihood of the reference,
+as a fraction of how much the reference itself would::
+
+    raw = [log P(ref | q, answer) - log P(ref | q)] / [log P(ref | q, ref) - log P(ref | q)]
+
+1 = the answer informs the reference as well as the reference does; 0 = no better than the
+question alone; below 0 = it makes the reference less likely (a near miss that states another
+number). Dividing by the reference's own gain puts every question on one scale: the plain
+difference ordered right above near-miss answers within 57 of 60 questions but only reached
+AUC 0.63 across them.
+
+**Helpfulness** contrasts two sets of in-context demonstrations (about a made-up library, not
+the corpus): replies that answer, and replies that evade. An answer likelier after the answering
+demonstrations is an answer; PMI of the answer given the question adds relevance (an off-topic
+sentence gains nothing from the question)::
+
+    raw = mean log P(a | answering demos, q) - mean log P(a | evasive demos, q)
+          + help_pmi_weight * [mean log P(a | q) - mean log P(a | "Answer:")]
+
+Each raw score is squashed into [0, 1] by a logistic ``Calibration``: ``score = 1 / (1 +
+exp(-(raw - center) / scale))``, with constants fitted once by logistic regression on the
+shipped labelled set (correctness: right vs near-miss and off-topic; helpfulness: answers vs
+evasive and off-topic) and frozen here. The squash is monotone: it changes no AUC. 0.5 means
+"as likely good as not" on that set, not a calibrated probability on yours.
+
+Every forward pass is batched (right padding + attention masks, ``TokenLogProbs``); the
+demonstrations run once and their key/value cache is reused. The per-question terms (the
+reference given the question alone, and given itself) are computed one at a time, so their
+values do not depend on what they were batched with, and memoized. The same answers give
+bit-identical scores in every run.
 """
 
 from __future__ import annotations
 
-import copy
-import json
+import functools
+import math
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from llmbench.judges.errors import JudgeError
-
-# The offline judge answers one yes/no question after openevals' rubric.
-YES_NO_QUESTIONS = {
-    "correctness": "Is the output correct according to the reference outputs? Answer yes or no.",
-    "helpfulness": "Does the output answer the input question? Answer yes or no.",
-}
-YES_WORDS = ("yes", "Yes")
-NO_WORDS = ("no", "No")
+from llmbench.core.specs import HF_PREFIX, OFFLINE_JUDGE
+from llmbench.judges.errors import JudgeUnavailable
+from llmbench.judges.likelihood import TokenLogProbs
+from llmbench.judges.openevals_judge import FEEDBACK_KEYS, Judgment
 
 
-class _Completions:
-    def __init__(self, create: Callable[..., Any]) -> None:
-        self.create = create
+@dataclass(frozen=True)
+class Calibration:
+    center: float
+    scale: float
+
+    def squash(self, raw: float) -> float:
+        z = (raw - self.center) / self.scale
+        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
 
-class _Chat:
-    def __init__(self, create: Callable[..., Any]) -> None:
-        self.completions = _Completions(create)
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides the scores; ``{q}``, ``{a}`` are filled in."""
+
+    with_answer: str = "Question: {q}\nAnswer: {a}\nReference answer:"  # -> " " + ref
+    question_only: str = "Question: {q}\nReference answer:"  # -> " " + ref
+    correctness_prefix: str = ""
+    answer_to_question: str = "Question: {q}\nAnswer:"  # -> " " + a
+    answer_alone: str = "Answer:"  # -> " " + a
+    answering_demos: str = (
+        "Question: When does the library open on Sundays?\nAnswer: It opens at noon on "
+        "Sundays.\n\n"
+        "Question: How many books can I borrow at once?\nAnswer: You can borrow up to 12 "
+        "books.\n\n"
+        "Question: Who runs the reading club?\nAnswer: Maria Lenz runs the reading club.\n\n"
+        "Question: How much is the late fee?\nAnswer: The late fee is 50 cents per day.\n\n")
+    evasive_demos: str = (
+        "Question: When does the library open on Sundays?\nAnswer: I'm not sure; please check "
+        "the website.\n\n"
+        "Question: How many books can I borrow at once?\nAnswer: That depends, ask at the "
+        "front desk.\n\n"
+        "Question: Who runs the reading club?\nAnswer: I don't know who is in charge of "
+        "that.\n\n"
+        "Question: How much is the late fee?\nAnswer: Fees change sometimes, so I can't "
+        "say.\n\n")
+    help_pmi_weight: float = 0.5
+    # The reference's own gain is at least this many nats (guards the ratio's denominator).
+    self_gain_floor: float = 1.0
+    correctness: Calibration = Calibration(center=0.319, scale=0.121)
+    helpfulness: Calibration = Calibration(center=0.311, scale=0.215)
 
 
-class YesNoJudgeClient:
-    """An OpenAI-client-shaped judge around a local chat model, scoring by constrained choice.
+DEFAULT_RECIPE = Recipe()
 
-    ``client.chat.completions.create(model=, messages=, response_format=)`` applies the model's
-    chat template to ``messages`` (which must end with a yes/no question), reads the next-token
-    logits after the assistant turn opens, and replies with the JSON openevals parses:
-    ``{"reasoning": "P(yes)=... from next-token logits ...", "score": P(yes)}``.
 
-    Every judgment of one rubric starts with the same few hundred tokens. Prompts run through
-    the model in fixed chunks of ``CHUNK`` tokens, and the key/value cache after each chunk is
-    kept (least recently used first out), so a shared rubric is computed once. The chunking is
-    the same whether a chunk comes from the cache or not: a prompt's score does not depend on
-    which prompts were judged before it, and a repeat gives exactly the same number.
+class LikelihoodJudge:
+    """An offline judge with the interface of ``openevals_judge.Judge``.
+
+    ``judge(key, question, answer, reference) -> Judgment``, ``judge_many(key, triples)`` (one
+    batched pass over many answers) and ``evaluator(key)``: an openevals-compatible evaluator,
+    ``evaluator(inputs=..., outputs=..., reference_outputs=...) -> {"key", "score",
+    "comment"}``.
     """
 
-    CHUNK = 64
-    KEPT_CHUNKS = 12
+    deterministic = True
 
-    def __init__(self, model: Any, tokenizer: Any, name: str) -> None:
-        import inspect
+    def __init__(self, spec: str, scorer: TokenLogProbs, recipe: Recipe = DEFAULT_RECIPE) -> None:
+        self.spec = spec
+        self.scorer = scorer
+        self.recipe = recipe
+        self._alone: dict[tuple[str, str, str], float] = {}  # per-question terms, memoized
 
-        import torch
+    def describe(self) -> dict[str, Any]:
+        """What decides this judge's scores (a benchmark param hashes it)."""
+        return {"spec": self.spec, "kind": "likelihood (PMI)", "model": self.scorer.name,
+                "recipe": asdict(self.recipe)}
 
-        self.model = model.eval()
-        self.tokenizer = tokenizer
-        self.name = name
-        self.yes_ids = [self._single_token(w) for w in YES_WORDS]
-        self.no_ids = [self._single_token(w) for w in NO_WORDS]
-        self._torch = torch
-        # transformers renamed `past_key_values` to `cache` during 5.x
-        params = inspect.signature(model.forward).parameters
-        self._cache_arg = "cache" if "cache" in params else "past_key_values"
-        # Only the last position's logits are read; skipping the others saves ~25% of a pass.
-        self._extra_args = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
-        self._chunks: OrderedDict[tuple[int, ...], Any] = OrderedDict()  # prefix -> kv cache
-        self.chat = _Chat(self._create)
+    def forget(self) -> None:
+        """Drop memoized terms and prefix caches, so the next judgments recompute everything."""
+        self._alone.clear()
+        self.scorer.forget()
 
-    def _single_token(self, word: str) -> int:
-        ids = self.tokenizer.encode(word, add_special_tokens=False)
-        if len(ids) != 1:
-            raise JudgeError(f"judge model {self.name}: {word!r} is not a single token ({ids}); "
-                             "the yes/no judge needs single-token answers")
-        return ids[0]
+    # -- scoring ------------------------------------------------------------------------------
 
-    def p_yes(self, messages: Sequence[Mapping[str, Any]]) -> tuple[float, int]:
-        """P(yes) after the chat-templated ``messages``, and the prompt length in tokens."""
-        torch = self._torch
-        ids = self.tokenizer.apply_chat_template(
-            [{"role": m["role"], "content": m["content"]} for m in messages],
-            add_generation_prompt=True, return_tensors="pt", return_dict=True)["input_ids"]
-        logits = self._last_logits(ids[0].tolist())
-        pair = torch.softmax(logits[self.yes_ids + self.no_ids].double(), dim=0)
-        return float(pair[: len(self.yes_ids)].sum()), int(ids.shape[1])
+    def _alone_sums(self, pairs: Sequence[tuple[str, str]], prefix: str) -> list[float]:
+        """Summed log-probs of pairs computed one at a time (batch-independent), memoized."""
+        for pair in dict.fromkeys(pairs):
+            if (prefix, *pair) not in self._alone:
+                self._alone[(prefix, *pair)] = sum(self.scorer([pair], prefix=prefix)[0])
+        return [self._alone[(prefix, *p)] for p in pairs]
 
-    def _forward(self, ids: list[int], cache: Any) -> tuple[Any, Any]:
-        """Run ``ids`` after a copy of ``cache``; return the last logits and the new cache."""
-        torch = self._torch
-        kwargs = dict(self._extra_args)
-        if cache is not None:
-            kwargs[self._cache_arg] = copy.deepcopy(cache)
-        with torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([ids]), use_cache=True, **kwargs)
-        new_cache = out.cache if self._cache_arg == "cache" else out.past_key_values
-        return out.logits[0, -1], new_cache
+    def correctness_raw(self, triples: Sequence[tuple[str, str, str]]) -> list[float]:
+        r = self.recipe
+        for q, _, ref in triples:
+            if not ref or not ref.strip():
+                raise ValueError(f"correctness needs a reference answer (question {q[:60]!r})")
+        given = self.scorer([(r.with_answer.format(q=q, a=a), " " + ref)
+                             for q, a, ref in triples], prefix=r.correctness_prefix)
+        alone = self._alone_sums([(r.question_only.format(q=q), " " + ref)
+                                  for q, _, ref in triples], r.correctness_prefix)
+        itself = self._alone_sums([(r.with_answer.format(q=q, a=ref), " " + ref)
+                                   for q, _, ref in triples], r.correctness_prefix)
+        return [(sum(lp) - base) / max(own - base, r.self_gain_floor)
+                for lp, base, own in zip(given, alone, itself)]
 
-    def _last_logits(self, ids: list[int]) -> Any:
-        boundaries = range(self.CHUNK, len(ids), self.CHUNK)  # the last chunk always runs
-        cache, start = None, 0
-        for end in boundaries:
-            kept = self._chunks.get(tuple(ids[:end]))
-            if kept is None:
-                break
-            self._chunks.move_to_end(tuple(ids[:end]))
-            cache, start = kept, end
-        for end in boundaries:
-            if end <= start:
-                continue
-            _, cache = self._forward(ids[start:end], cache)
-            self._chunks[tuple(ids[:end])] = cache
-            start = end
-        while len(self._chunks) > self.KEPT_CHUNKS:
-            self._chunks.popitem(last=False)
-        return self._forward(ids[start:], cache)[0]
+    def helpfulness_raw(self, triples: Sequence[tuple[str, str, Any]]) -> list[float]:
+        r = self.recipe
+        to_question = [(r.answer_to_question.format(q=q), " " + a) for q, a, _ in triples]
+        answering = self.scorer(to_question, prefix=r.answering_demos)
+        evasive = self.scorer(to_question, prefix=r.evasive_demos)
+        plain = self.scorer(to_question + [(r.answer_alone, " " + a) for _, a, _ in triples])
+        given_q, alone = plain[:len(triples)], plain[len(triples):]
+        return [_mean(h) - _mean(e) + r.help_pmi_weight * (_mean(gq) - _mean(al))
+                for h, e, gq, al in zip(answering, evasive, given_q, alone)]
 
-    def _create(self, *, model: str, messages: Sequence[Mapping[str, Any]],
-                response_format: Any = None, **_: Any) -> Any:
-        from openai.types.chat import ChatCompletion
+    def judge_many(self, key: str, triples: Sequence[tuple[str, str, str | None]]
+                   ) -> list[Judgment]:
+        if key not in FEEDBACK_KEYS:
+            raise ValueError(f"unknown feedback key {key!r}; valid: {', '.join(FEEDBACK_KEYS)}")
+        start = time.perf_counter()
+        scored = [i for i, (_, a, _) in enumerate(triples) if a and a.strip()]
+        todo = [(triples[i][0], triples[i][1].strip(), triples[i][2]) for i in scored]
+        raws = (self.correctness_raw(todo) if key == "correctness"
+                else self.helpfulness_raw(todo)) if todo else []
+        seconds = (time.perf_counter() - start) / max(len(triples), 1)
+        calibration = getattr(self.recipe, key)
+        how = ("PMI ratio: the answer's gain in log P(reference) over the reference's own"
+               if key == "correctness" else
+               "answering vs evasive demonstrations + PMI of the answer given the question")
+        judgments = [Judgment(0.0, "empty answer: nothing to judge, scored 0", seconds=seconds)
+                     for _ in triples]
+        for i, raw in zip(scored, raws):
+            judgments[i] = Judgment(
+                calibration.squash(raw),
+                f"{key} from the likelihoods of {self.scorer.name} ({how}): raw {raw:+.3f}, "
+                f"score = logistic((raw - {calibration.center:g}) / {calibration.scale:g}). "
+                "No text was generated.", seconds=seconds)
+        return judgments
 
-        p, prompt_tokens = self.p_yes(messages)
-        reasoning = (f"P(yes)={p:.4f} from the next-token logits of {self.name} "
-                     f"({'/'.join(YES_WORDS)} vs {'/'.join(NO_WORDS)}) after the rubric and its "
-                     "yes/no question; no free-text reasoning was generated.")
-        return ChatCompletion.model_validate({
-            "id": "yes-no-judgment", "object": "chat.completion", "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                "role": "assistant",
-                "content": json.dumps({"reasoning": reasoning, "score": p})}}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 1,
-                      "total_tokens": prompt_tokens + 1},
-        })
+    def judge(self, key: str, question: str, answer: str, reference: str | None) -> Judgment:
+        return self.judge_many(key, [(question, answer, reference)])[0]
 
+    def evaluator(self, key: str) -> Callable[..., dict[str, Any]]:
+        """An openevals-style evaluator for ``key`` (``reference_outputs`` for correctness)."""
+        def evaluate(*, inputs: Any, outputs: Any, reference_outputs: Any = None,
+                     **_: Any) -> dict[str, Any]:
+            judgment = self.judge(key, _text(inputs), _text(outputs),
+                                  None if reference_outputs is None else
+                                  _text(reference_outputs))
+            return {"key": key, "score": judgment.score, "comment": judgment.comment}
+        return evaluate
+
+
+def _text(value: Any) -> str:
+    """openevals passes strings or dicts (``{"question": ...}``); judge their text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        return _text(next(iter(value.values())))
+    return str(value)
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def model_spec(judge_spec: str) -> str:
+    """The model behind an offline judge spec: ``smollm2-135m`` or ``hf:<id or path>``."""
+    if judge_spec == OFFLINE_JUDGE:
+        return judge_spec
+    if judge_spec.startswith(HF_PREFIX) and judge_spec[len(HF_PREFIX):]:
+        return judge_spec[len(HF_PREFIX):]
+    raise ValueError(f"{judge_spec!r} is not an offline judge spec")
+
+
+@functools.lru_cache(maxsize=4)
+def offline_judge(judge_spec: str) -> LikelihoodJudge:
+    """The likelihood judge for ``smollm2-135m`` or ``hf:<id or path>``; loaded once per process.
+
+    A model that cannot be loaded here (a hub id without network or cache, a missing folder)
+    makes the judge unavailable, with the loader's reason."""
+    from llmbench.sources.models import (
+        HubUnreachableError,
+        UnknownModelError,
+        load_model,
+        load_tokenizer,
+    )
+
+    spec = model_spec(judge_spec)
+    try:
+        model, tokenizer = load_model(spec), load_tokenizer(spec)
+    except (HubUnreachableError, UnknownModelError, OSError) as exc:
+        raise JudgeUnavailable(f"judge {judge_spec}: cannot load its model: {exc}") from None
+    return LikelihoodJudge(judge_spec, TokenLogProbs(model, tokenizer, spec))

@@ -23,10 +23,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmbench.core.specs import NO_JUDGE, OFFLINE_JUDGE, OPENAI_PREFIX
+from llmbench.core.specs import HF_PREFIX, NO_JUDGE, OFFLINE_JUDGE, OPENAI_PREFIX
 from llmbench.core.tracing import redact_secrets, untraced_unless_active
 from llmbench.judges.errors import JudgeError, JudgeUnavailable, UnknownJudgeError, UnscoredReply
-from llmbench.judges.offline import YES_NO_QUESTIONS, YesNoJudgeClient
 
 FEEDBACK_KEYS = ("correctness", "helpfulness")
 
@@ -66,8 +65,6 @@ class Judge:
 
             prompt = {"correctness": CORRECTNESS_PROMPT,
                       "helpfulness": RAG_HELPFULNESS_PROMPT}[key]
-            if self.yes_no:
-                prompt = f"{prompt}\n{YES_NO_QUESTIONS[key]}"
             self._evaluators[key] = create_llm_as_judge(
                 prompt=prompt, feedback_key=key, judge=self.client, model=self.model,
                 continuous=True)
@@ -141,8 +138,10 @@ def make_judge(spec: str, *, client: Any = None, attempts: int = DEFAULT_ATTEMPT
                timeout_s: float = DEFAULT_TIMEOUT_S,
                client_retries: int = DEFAULT_CLIENT_RETRIES) -> Judge:
     """Build the judge for ``spec``; pass ``client`` to use a ready OpenAI-shaped client."""
-    if spec == OFFLINE_JUDGE:
-        return Judge(spec, client or _offline_client(spec), spec, yes_no=True, attempts=attempts)
+    if spec == OFFLINE_JUDGE or (spec.startswith(HF_PREFIX) and spec[len(HF_PREFIX):]):
+        from llmbench.judges.offline import offline_judge  # likelihood scoring, no client
+
+        return offline_judge(spec)
     if spec.startswith(OPENAI_PREFIX) and spec[len(OPENAI_PREFIX):]:
         model = spec[len(OPENAI_PREFIX):]
         if client is None:
@@ -154,15 +153,8 @@ def make_judge(spec: str, *, client: Any = None, attempts: int = DEFAULT_ATTEMPT
             client = openai.OpenAI(timeout=timeout_s, max_retries=client_retries)
         return Judge(spec, client, model, yes_no=False, attempts=attempts)
     raise UnknownJudgeError(f"unknown judge {spec!r} (--judge): use {OFFLINE_JUDGE} (offline, "
-                            f"default), {OPENAI_PREFIX}<model> (e.g. openai:o3-mini) or "
-                            f"{NO_JUDGE}")
-
-
-@functools.lru_cache(maxsize=2)
-def _offline_client(spec: str) -> YesNoJudgeClient:
-    from llmbench.sources.models import load_model, load_tokenizer
-
-    return YesNoJudgeClient(load_model(spec), load_tokenizer(spec), spec)
+                            f"default), {HF_PREFIX}<model id or path> (offline, another local "
+                            f"model), {OPENAI_PREFIX}<model> (e.g. openai:o3-mini) or {NO_JUDGE}")
 
 
 @functools.lru_cache(maxsize=4)
