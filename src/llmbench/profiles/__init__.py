@@ -9,6 +9,7 @@ from llmbench.profiles.builtin import (
     DEFAULT_PROFILE,
     FIXTURE_DATASET,
     PROFILES,
+    JudgeSettings,
     LoraSettings,
     Profile,
     QuantSettings,
@@ -18,5 +19,5 @@ from llmbench.profiles.builtin import (
 )
 
 __all__ = ["ALL_PRECISIONS", "ALL_RETRIEVERS", "DEFAULT_PROFILE", "FIXTURE_DATASET", "PROFILES",
-           "LoraSettings", "Profile", "QuantSettings", "RagSettings", "UnknownProfileError",
-           "get_profile"]
+           "JudgeSettings", "LoraSettings", "Profile", "QuantSettings", "RagSettings",
+           "UnknownProfileError", "get_profile"]

@@ -118,12 +118,34 @@ class RagSettings:
 
 
 @dataclass(frozen=True)
+class JudgeSettings:
+    """The judge-quality benchmark: judges scored on labelled answers (``--judge-pairs``)."""
+
+    # "fixtures:<path>" is data llmbench ships; anything else a path.
+    pairs: str = "fixtures:rag/judge_pairs.jsonl"
+    # smollm2-135m (offline default), openai:<model> (skipped without OPENAI_API_KEY),
+    # hf:<model id or path> (any local causal LM behind the offline judge's scoring)
+    judges: tuple[str, ...] = ("smollm2-135m", "openai:gpt-4o-mini")
+    items: int | None = None  # None = every labelled question
+    determinism_items: int = 4  # judged twice more (fresh) to check that scores repeat
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.items is not None and self.items < 1:
+            raise ValueError(f"JudgeSettings.items must be >= 1 or None, got {self.items}")
+        if self.determinism_items < 0:
+            raise ValueError("JudgeSettings.determinism_items must be >= 0, "
+                             f"got {self.determinism_items}")
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
     lora: LoraSettings
     quant: QuantSettings
     rag: RagSettings = field(default_factory=RagSettings)
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
     needs_hub: bool = False
 
     def with_overrides(self, *, steps: int | None = None) -> Profile:
@@ -155,6 +177,7 @@ PROFILES: dict[str, Profile] = {
                                 qlora_steps=4),
             rag=RagSettings(generators=("smollm2-135m",), questions=4, max_new_tokens=20,
                             variant_tokens=24, retrieval_rounds=3),
+            judge=JudgeSettings(items=12, determinism_items=2),
         ),
         Profile(
             name="embedded",

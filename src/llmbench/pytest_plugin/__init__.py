@@ -94,6 +94,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--baseline-author", default=None, metavar="NAME",
                     help="who accepts them (default: $LLMBENCH_AUTHOR, git user.name, $USER)")
 
+    # Judge quality: the labelled answers judges are measured on (benchmarks/test_judge_quality.py,
+    # and the AUCs a RAG result records for its judge).
+    group.addoption("--judge-pairs", default=None, metavar="FILE",
+                    help="JSONL labelled answers (question, reference and any of right, wrong, "
+                         "offtopic, evasive) to measure judges on, instead of the shipped set")
+
 
 def pytest_configure(config: pytest.Config) -> None:
     from llmbench.pytest_plugin.gpu_workers import assign_gpu
@@ -557,6 +563,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         tr.write_line(f"\nbaselines written ({len(written)}):")
         for path in sorted(written):
             tr.write_line(f"  {path}")
+    from llmbench.report.judges import terminal_lines  # the judges used and their AUCs, once
+
+    for line in terminal_lines(state.records_as_dicts()):
+        tr.write_line(line)
     report = getattr(state, "written_report", None)
     if report:
         tr.write_line(f"\nreport: {report}")

@@ -89,6 +89,23 @@ LAYOUTS: dict[str, SuiteLayout] = {
             Column("P95 latency", ("latency_p95_s",)),
         ),
     ),
+    "judge": SuiteLayout(
+        title="Judge quality",
+        label="Judge",
+        columns=(
+            Column("Correctness AUC: right vs near-miss", ("auc_correctness_right_vs_wrong",),
+                   chart="scores"),
+            Column("Correctness AUC: right vs off-topic", ("auc_correctness_right_vs_offtopic",),
+                   chart="scores"),
+            Column("Helpfulness AUC: answer vs evasive", ("auc_helpfulness_answer_vs_evasive",),
+                   chart="scores"),
+            Column("Helpfulness AUC: answer vs off-topic",
+                   ("auc_helpfulness_answer_vs_offtopic",), chart="scores"),
+            Column("Spearman vs graded label", ("spearman_correctness_grade",), chart="scores"),
+            Column("Time per judgment", ("seconds_per_judgment",), chart="bars"),
+            Column("Repeat difference", ("repeat_max_abs_diff",)),
+        ),
+    ),
 }
 
 GENERIC = SuiteLayout(title="Other benchmarks", label="Case", columns=())

@@ -127,6 +127,8 @@ def cost_bars_figure(table: Table):
 
 
 def score_bars_figure(table: Table):
+    if table.suite == "judge":  # judge_auc_figure draws it, with the chance and weak lines
+        return None
     columns = [c for c in table.chart_columns("scores")
                if any(is_finite(getattr(r.cells.get(c.header), "value", None))
                       for r in table.rows)]
@@ -155,8 +157,46 @@ def score_bars_figure(table: Table):
     return fig
 
 
+def judge_auc_figure(table: Table):
+    """Judge quality: one group of bars per pair type, one bar per judge, with the chance
+    level (0.5) and the line below which the report calls a judge weak (0.7)."""
+    from llmbench.report.judges import WEAK_AUC
+
+    if table.suite != "judge":
+        return None
+    columns = [c for c in table.chart_columns("scores")
+               if any(is_finite(getattr(r.cells.get(c.header), "value", None))
+                      for r in table.rows)]
+    if not columns:
+        return None
+    fig = _figure(max(6.5, 1.6 * len(columns) + 0.6 * len(table.rows)), 4.8)
+    ax = fig.add_subplot()
+    width = 0.8 / len(table.rows)
+    for j, row in enumerate(table.rows):
+        xs, heights = [], []
+        for i, column in enumerate(columns):
+            cell = row.cells.get(column.header)
+            if cell is not None and is_finite(cell.value):
+                xs.append(i - 0.4 + width * (j + 0.5))
+                heights.append(cell.value)
+        bars = ax.bar(xs, heights, width=width, label=row.label, color=f"C{j % 10}")
+        ax.bar_label(bars, labels=[f"{h:.2f}" for h in heights], fontsize=7, padding=2)
+    ax.axhline(WEAK_AUC, color="firebrick", linestyle="--", linewidth=1,
+               label=f"weak below {WEAK_AUC}")
+    ax.axhline(0.5, color="gray", linestyle=":", linewidth=1, label="chance (AUC 0.5)")
+    ax.set_xticks(range(len(columns)), [c.header.replace(": ", ":\n") for c in columns],
+                  fontsize=8)
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel("AUC / Spearman (higher is better)")
+    ax.set_title(f"How well each judge separates labelled answers\n{_subtitle(table)}",
+                 fontsize=10)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    return fig
+
+
 CHARTS = (("loss", loss_curve_figure), ("cost", cost_bars_figure),
-          ("scores", score_bars_figure))
+          ("scores", score_bars_figure), ("auc", judge_auc_figure))
 
 
 def _file_stem(table: Table) -> str:

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from llmbench.report.judges import summary_notes
 from llmbench.report.tables import Cell, Table, display_value
 
 OUTCOME_MARKS = {
@@ -133,6 +134,8 @@ def render_summary(results: dict[str, Any], tables: list[Table], problems: list[
             out += [f"## {table.layout.title}", ""]
         out += [f"### `{table.benchmark}` · {table.device} · profile `{table.profile}`", "",
                 render_table(table), ""]
+        out += [line for note in summary_notes(row.record for row in table.rows)
+                for line in (note, "")]
         if table.extra_columns:
             out += ["<details><summary>Other metrics</summary>", "",
                     render_table(table, extra=True), "", "</details>", ""]
