@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from llmbench.profiles import DEFAULT_PROFILE, RagSettings, get_profile
+from llmbench.profiles import DEFAULT_PROFILE, Profile, RagSettings, get_profile
 from llmbench.suites.rag.data import RagDataError
 from llmbench.suites.rag.generators import (
     OPENAI_PREFIX,
@@ -89,16 +89,21 @@ def _clear_failures(case: str) -> Iterator[None]:
         raise pytest.fail.Exception(f"{case}: {exc}", pytrace=False) from None
 
 
-def _judge(config: pytest.Config, settings: RagSettings) -> Any:
-    spec = _judge_spec(config, settings)
+def _judge(config: pytest.Config, profile: Profile) -> Any:
+    spec = _judge_spec(config, profile.rag)
     if spec == "none":
         return None
-    from llmbench.judges import JudgeUnavailable, rag_judge
+    from llmbench.judges import JudgePairsError, JudgeUnavailable, rag_judge
+    from llmbench.suites.judge import load_items
 
     try:
-        return rag_judge(spec, config.getoption("judge_repeats"))
+        # the judge's AUCs on these labelled answers go into every result it scores
+        labelled = load_items(profile.judge, config.getoption("judge_pairs"))
+        return rag_judge(spec, config.getoption("judge_repeats"), labelled=labelled)
     except JudgeUnavailable as exc:
         pytest.skip(f"judge {spec}: {exc} (or run with --judge none)")
+    except JudgePairsError as exc:
+        raise pytest.fail.Exception(str(exc), pytrace=False) from None
 
 
 def test_rag(rag_config, bench_profile, bench_device, regression, request):
@@ -106,7 +111,7 @@ def test_rag(rag_config, bench_profile, bench_device, regression, request):
     settings = bench_profile.rag
     if generator not in settings.generators or retriever not in settings.retrievers:
         pytest.skip(f"profile {bench_profile.name!r} does not include {generator} + {retriever}")
-    judge = _judge(request.config, settings)
+    judge = _judge(request.config, bench_profile)
 
     def run(seed: int):
         with _clear_failures(config_id(generator, retriever)):

@@ -10,17 +10,15 @@ from fakes.judge_clients import ScriptedJudgeClient, keyword_judge
 from openevals.prompts import CORRECTNESS_PROMPT, RAG_HELPFULNESS_PROMPT
 
 from llmbench.judges import (
-    TOLERANCE_FLOOR,
-    UNMEASURED_TOLERANCE,
+    JUDGE_SCORE_ABS_TOL,
     JudgeUnavailable,
+    LabelledItem,
     UnknownJudgeError,
     discrimination,
     judge_records,
     make_judge,
     measure_discrimination,
-    score_tolerance,
 )
-from llmbench.judges import offline as judge_module
 from llmbench.regression.results import Direction, Scope
 
 RECORDS = [
@@ -35,7 +33,7 @@ RECORDS = [
 
 @pytest.fixture(autouse=True)
 def _fresh_memo(monkeypatch):
-    monkeypatch.setattr(discrimination, "_DISCRIMINATION_MEMO", {})
+    monkeypatch.setattr(discrimination, "_MEMO", {})
 
 
 def first_rubric_line(prompt: str) -> str:
@@ -66,15 +64,6 @@ def test_helpfulness_uses_rag_helpfulness_prompt_without_reference():
     assert "R-text." not in prompt
 
 
-def test_offline_judge_appends_one_yes_no_question_to_the_rubric():
-    client = ScriptedJudgeClient([0.5, 0.5])
-    judge = make_judge("smollm2-135m", client=client)
-    judge.judge("correctness", "Q?", "A.", "R.")
-    judge.judge("helpfulness", "Q?", "A.", None)
-    assert client.prompt_of(0).endswith(judge_module.YES_NO_QUESTIONS["correctness"])
-    assert client.prompt_of(1).endswith(judge_module.YES_NO_QUESTIONS["helpfulness"])
-
-
 @pytest.mark.parametrize("bad", ["not json", json.dumps({"score": 0.5}),  # no reasoning
                                  json.dumps({"reasoning": "r", "score": 1.5}),
                                  json.dumps({"reasoning": "r", "score": "high"}),
@@ -100,7 +89,7 @@ def test_programming_errors_are_not_swallowed():
 
 
 def test_unknown_judge_spec_names_the_option_and_valid_forms():
-    with pytest.raises(UnknownJudgeError, match=r"--judge.*smollm2-135m.*openai:<model>"):
+    with pytest.raises(UnknownJudgeError, match=r"--judge.*smollm2-135m.*hf:.*openai:<model>"):
         make_judge("gpt4")
     with pytest.raises(UnknownJudgeError):
         make_judge("openai:")
@@ -123,13 +112,13 @@ def test_openai_judge_reads_key_and_base_url_from_the_environment(monkeypatch):
 def test_judge_records_scores_every_question_and_key_with_repeats():
     client = keyword_judge({"Ilse": 0.9, "90": 0.8}, default=0.1)
     report = judge_records(RECORDS, "openai:gpt-test", repeats=2,
-                           judge=make_judge("openai:gpt-test", client=client),
-                           discrimination=False)
+                           judge=make_judge("openai:gpt-test", client=client))
     assert len(client.calls) == len(RECORDS) * 2 * 2  # questions x keys x repeats
     correctness = report.metrics["correctness"]
     assert correctness.value == pytest.approx((0.9 + 0.8 + 0.1) / 3)
     assert correctness.direction is Direction.HIGHER and correctness.scope is Scope.QUALITY
-    assert correctness.abs_tol == TOLERANCE_FLOOR  # a judge that repeats itself exactly
+    assert correctness.abs_tol == JUDGE_SCORE_ABS_TOL  # declared; the plugin compares
+    assert correctness.samples == [pytest.approx(0.6)] * 2  # each repeat's mean
     assert report.metrics["correctness_unscored"].value == 0
     assert not report.metrics["correctness_unscored"].compare
     assert report.metrics["correctness_spread"].value == 0
@@ -141,31 +130,28 @@ def test_judge_records_scores_every_question_and_key_with_repeats():
     json.dumps(report.artifacts)  # artifacts must be JSON-able
 
 
-def test_noisy_judge_gets_a_tolerance_from_its_measured_spread():
-    scores = iter([0.2, 0.8] * 50)
+def test_repeats_of_a_noisy_judge_are_samples_of_an_ordinary_metric():
+    scores = iter([0.2] * 3 + [0.8] * 3 + [0.5] * 6)  # correctness: repeat 1, repeat 2
     client = ScriptedJudgeClient(lambda _: next(scores))
     report = judge_records(RECORDS, "openai:gpt-test", repeats=2,
-                           judge=make_judge("openai:gpt-test", client=client),
-                           discrimination=False)
+                           judge=make_judge("openai:gpt-test", client=client))
+    correctness = report.metrics["correctness"]
+    assert correctness.samples == [pytest.approx(0.2), pytest.approx(0.8)]
+    assert correctness.value == pytest.approx(0.5)  # the median of the repeats' means
+    assert correctness.abs_tol == JUDGE_SCORE_ABS_TOL
     spread = math.sqrt(((0.2 - 0.5) ** 2 + (0.8 - 0.5) ** 2) / 1)  # sample std of (0.2, 0.8)
-    stderr = math.sqrt(spread ** 2 / (3 * 2))
-    assert report.artifacts["feedback"]["helpfulness"]["spread_per_question"] == \
+    assert report.artifacts["feedback"]["correctness"]["spread_per_question"] == \
         [pytest.approx(spread)] * 3
-    assert report.metrics["helpfulness"].abs_tol == pytest.approx(3 * math.sqrt(2) * stderr)
-    assert report.metrics["helpfulness_spread"].value == pytest.approx(spread)
+    assert report.metrics["correctness_spread"].value == pytest.approx(spread)
+    assert not report.metrics["correctness_spread"].compare
 
 
-def test_score_tolerance_without_repeats_is_wide_unless_the_judge_is_deterministic():
-    assert score_tolerance([[0.3], [0.6]]) == (UNMEASURED_TOLERANCE, None)
-    assert score_tolerance([[0.3], [0.6]], deterministic=True) == (TOLERANCE_FLOOR, None)
-
-
-def test_a_judge_that_varies_and_ran_once_says_its_spread_is_unmeasured():
+def test_one_run_records_no_samples_and_the_judge_spec():
     judge = make_judge("openai:gpt-test", client=ScriptedJudgeClient(lambda _: 0.5))
-    outcome = judge_records(RECORDS, "openai:gpt-test", judge=judge, discrimination=False)
-    assert outcome.metrics["correctness"].abs_tol == UNMEASURED_TOLERANCE
-    assert "--judge-repeats 3" in outcome.notes[0]
+    outcome = judge_records(RECORDS, "openai:gpt-test", judge=judge)
+    assert outcome.metrics["correctness"].samples is None
     assert outcome.params == {"spec": "openai:gpt-test", "repeats": 1}
+    assert "quality" not in outcome.artifacts  # no labelled answers given: no AUCs
 
 
 def test_unscored_questions_are_counted_and_left_out_of_the_mean():
@@ -174,8 +160,7 @@ def test_unscored_questions_are_counted_and_left_out_of_the_mean():
         return "garbage" if "shuttle" in prompt else 0.6
 
     report = judge_records(RECORDS, "openai:gpt-test", repeats=1,
-                           judge=make_judge("openai:gpt-test", client=ScriptedJudgeClient(reply)),
-                           discrimination=False)
+                           judge=make_judge("openai:gpt-test", client=ScriptedJudgeClient(reply)))
     assert report.metrics["correctness"].value == pytest.approx(0.6)
     assert report.metrics["correctness_unscored"].value == 1
     feedback = report.artifacts["feedback"]["correctness"]
@@ -188,47 +173,70 @@ def test_unscored_questions_are_counted_and_left_out_of_the_mean():
 
 def test_a_judge_that_scores_nothing_gives_nan_which_the_regression_check_fails_on():
     judge = make_judge("openai:gpt-test", client=ScriptedJudgeClient(lambda _: "garbage"))
-    report = judge_records(RECORDS[:1], "openai:gpt-test", judge=judge, discrimination=False)
+    report = judge_records(RECORDS[:1], "openai:gpt-test", judge=judge)
     assert math.isnan(report.metrics["correctness"].value)
     assert report.metrics["correctness_unscored"].value == 1
 
 
-def test_discrimination_is_the_auc_of_right_against_wrong_answers_and_is_memoized():
-    qa = [(r["question"], r["reference"]) for r in RECORDS]
+LABELLED = [
+    LabelledItem("a", "How long is the tank?", "The tank is 90 metres long.",
+                 {"right": "It is 90 m long.", "wrong": "It is 60 m long.",
+                  "offtopic": "Lunch costs 4.50.", "evasive": "No idea, sorry."}),
+    LabelledItem("b", "Who founded it?", "Ilse Varnum founded it.",
+                 {"right": "It was Ilse Varnum.", "partial": "Ilse did.",
+                  "wrong": "It was Ilse Eke.", "evasive": "Ask HR."}),
+]
 
+
+def labelled_reply(table):
+    """A fake judge that scores an answer by its text: ``table[answer]``."""
     def reply(kwargs):
         prompt = kwargs["messages"][-1]["content"]
-        question = prompt.split("<input", 1)[1].split("</input", 1)[0]
         output = prompt.split("<output", 1)[1].split("</output", 1)[0]
-        own = next(r["reference"] for r in RECORDS if r["question"] in question)
-        return 0.9 if own in output else 0.3
+        return next(score for text, score in table.items() if text in output)
+    return reply
 
-    client = ScriptedJudgeClient(reply)
+
+def test_each_pair_type_is_the_auc_of_its_groups_and_memoized():
+    scores = {"It is 90 m long.": 0.9, "It is 60 m long.": 0.95, "Lunch costs 4.50.": 0.1,
+              "No idea, sorry.": 0.3, "It was Ilse Varnum.": 0.8, "Ilse did.": 0.6,
+              "It was Ilse Eke.": 0.4, "Ask HR.": 0.5}
+    client = ScriptedJudgeClient(labelled_reply(scores))
     judge = make_judge("openai:gpt-test", client=client)
-    found = measure_discrimination(judge, qa)
-    assert found["correctness"]["auc"] == 1.0 and found["helpfulness"]["auc"] == 1.0
-    assert found["correctness"]["mean_right"] == pytest.approx(0.9)
-    assert found["correctness"]["mean_wrong"] == pytest.approx(0.3)
+    found = measure_discrimination(judge, LABELLED)
+    # right {0.9, 0.8} vs near-miss {0.95, 0.4}: 2 of 4 pairs ordered right
+    assert found.aucs["correctness_right_vs_wrong"] == 0.5
+    assert found.aucs["correctness_right_vs_offtopic"] == 1.0  # only item a has one
+    # answers {0.9, 0.95, 0.8, 0.6, 0.4} vs evasive {0.3, 0.5}: 9 of 10 ordered right
+    assert found.aucs["helpfulness_answer_vs_evasive"] == pytest.approx(0.9)
+    assert found.pairs_counted["helpfulness_answer_vs_offtopic"] == (5, 1)
+    assert found.spearman is not None and -1 <= found.spearman <= 1
+    assert found.judgments == 2 * 8 and found.unscored == 0  # keys x answers
+    assert found.mean_score("correctness", "partial") == 0.6
     calls = len(client.calls)
-    assert calls == 2 * 2 * len(qa)  # keys x (right, wrong) x questions
-    assert measure_discrimination(judge, qa) is found and len(client.calls) == calls
+    assert measure_discrimination(judge, LABELLED) is found and len(client.calls) == calls
+    assert "correctness: right vs near-miss AUC 0.50" in discrimination.discrimination_note(found)
+    assert "Below 0.7" in discrimination.discrimination_note(found)
 
 
-def test_an_uninformative_judge_has_auc_one_half():
+def test_pair_types_the_set_lacks_are_not_measured():
+    only_right = [LabelledItem("a", "Q?", "R.", {"right": "A."}),
+                  LabelledItem("b", "Q2?", "R2.", {"right": "B."})]
     judge = make_judge("openai:gpt-test", client=ScriptedJudgeClient(lambda _: 0.4))
-    found = measure_discrimination(judge, [(r["question"], r["reference"]) for r in RECORDS])
-    assert found["correctness"]["auc"] == 0.5
+    found = measure_discrimination(judge, only_right)
+    assert set(found.aucs.values()) == {None} and found.spearman is None
+    assert "Not measured" in discrimination.discrimination_note(found)
 
 
-def test_judge_records_carries_the_auc_as_a_metric_and_a_note_on_weakness():
-    judge = make_judge("smollm2-135m", client=ScriptedJudgeClient(lambda _: 0.4))
-    report = judge_records(RECORDS, "smollm2-135m", judge=judge)
-    auc = report.metrics["judge_auc_correctness"]
-    assert auc.value == 0.5 and auc.direction is Direction.HIGHER and auc.compare
-    assert "AUC 0.50, does not separate right from wrong answers better than chance" in \
-        report.notes[0]
-    assert "weak" in report.notes[0]
-    assert report.artifacts["discrimination"]["helpfulness"]["pairs"] == len(RECORDS)
+def test_judge_records_carries_the_judges_aucs_as_information():
+    judge = make_judge("openai:gpt-test", client=ScriptedJudgeClient(lambda _: 0.4))
+    outcome = judge_records(RECORDS, "openai:gpt-test", judge=judge, labelled=LABELLED)
+    auc = outcome.metrics["judge_auc_correctness_right_vs_wrong"]
+    assert auc.value == 0.5 and not auc.compare  # the judge-quality benchmark gates it
+    assert outcome.artifacts["quality"]["aucs"]["correctness_right_vs_wrong"] == 0.5
+    assert outcome.artifacts["quality"]["items"] == 2
+    assert "judge openai:gpt-test on 2 labelled questions" in outcome.notes[0]
+    json.dumps(outcome.artifacts)
 
 
 def test_bad_arguments_are_clear_errors():
@@ -237,11 +245,3 @@ def test_bad_arguments_are_clear_errors():
         judge_records(RECORDS, "openai:gpt-test", repeats=0, judge=judge)
     with pytest.raises(ValueError, match="no records"):
         judge_records([], "openai:gpt-test", judge=judge)
-
-
-def test_one_question_is_judged_but_its_auc_is_not_measured():
-    judge = make_judge("smollm2-135m", client=ScriptedJudgeClient(lambda _: 0.4))
-    outcome = judge_records(RECORDS[:1], "smollm2-135m", judge=judge)
-    assert outcome.metrics["correctness"].value == 0.4
-    assert "judge_auc_correctness" not in outcome.metrics
-    assert "at least two questions" in outcome.notes[0]

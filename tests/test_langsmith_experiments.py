@@ -35,8 +35,7 @@ def fake_langsmith(monkeypatch):
 
 def judged(records, repeats=2):
     judge = make_judge("openai:gpt-test", client=keyword_judge({"Ilse": 0.9}, default=0.2))
-    return judge_records(records, "openai:gpt-test", repeats, judge=judge,
-                         discrimination=False)
+    return judge_records(records, "openai:gpt-test", repeats, judge=judge)
 
 
 def test_without_a_key_langsmith_is_unavailable_with_the_reason(monkeypatch):

@@ -110,7 +110,7 @@ def test_judge_runs_are_traced_without_the_client_or_its_key(fake_langsmith, mon
     judge = make_judge("openai:gpt-test", client=openai_judge_client(openai_key))
     client = Client(api_url=fake_langsmith.url, api_key=FAKE_KEY)
     with tracing_context(client=client):
-        outcome = judge_records(RECORDS, "openai:gpt-test", judge=judge, discrimination=False)
+        outcome = judge_records(RECORDS, "openai:gpt-test", judge=judge)
     client.flush()
     assert outcome.metrics["correctness"].value == 0.7
     judge_runs = [r for r in fake_langsmith.runs.values() if r["name"] == "judge"]
@@ -131,7 +131,7 @@ def test_tracing_asked_for_without_a_key_keeps_openevals_quiet(fake_langsmith, m
     monkeypatch.delenv("LANGCHAIN_API_KEY", raising=False)
     get_env_var.cache_clear()
     judge = make_judge("openai:gpt-test", client=openai_judge_client("sk-test-unused-key"))
-    judge_records(RECORDS, "openai:gpt-test", judge=judge, discrimination=False)
+    judge_records(RECORDS, "openai:gpt-test", judge=judge)
     time.sleep(0.3)
     assert fake_langsmith.requests == []
 

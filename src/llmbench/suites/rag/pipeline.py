@@ -288,12 +288,9 @@ def _apply_judge(result: Result, outcome: JudgeOutcome, answers: Determinism) ->
     if clash:
         raise ValueError(f"judge metrics clash with the RAG metrics: {sorted(clash)}")
     judge = Determinism.SEEDED if outcome.artifacts.get("deterministic") else Determinism.NOISY
-    for name, metric in outcome.metrics.items():
-        if metric.compare:
-            # the AUC judges fixed labelled pairs; the scores judge this run's answers
-            scores_answers = not name.startswith("judge_auc_")
-            metric.determinism = (Determinism.NOISY if scores_answers and
-                                  answers is Determinism.NOISY else judge)
+    for metric in outcome.metrics.values():
+        if metric.compare:  # the judge's scores of this run's answers
+            metric.determinism = Determinism.NOISY if answers is Determinism.NOISY else judge
     result.metrics.update(outcome.metrics)
     result.params.update({f"judge_{k}": v for k, v in outcome.params.items()})
     result.artifacts["judge"] = outcome.artifacts
