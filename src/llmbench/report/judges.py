@@ -11,14 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-# Kept in step with llmbench.judges.discrimination (the report does not import the judges).
-WEAK_AUC = 0.7
-PAIR_LABELS = {
-    "correctness_right_vs_wrong": "correctness: right vs near-miss",
-    "correctness_right_vs_offtopic": "correctness: right vs off-topic",
-    "helpfulness_answer_vs_evasive": "helpfulness: answer vs evasive",
-    "helpfulness_answer_vs_offtopic": "helpfulness: answer vs off-topic",
-}
+from llmbench.judges.discrimination import PAIR_TYPES, WEAK_AUC
+
+PAIR_LABELS = {name: pair.label for name, pair in PAIR_TYPES.items()}
 
 
 def judge_quality(record: dict[str, Any]) -> dict[str, Any] | None:
