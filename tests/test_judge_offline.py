@@ -92,3 +92,22 @@ def test_padded_batches_give_the_log_probs_of_one_unpadded_pass(judge):
 def test_an_hf_judge_whose_model_cannot_load_is_unavailable(tmp_path):
     with pytest.raises(JudgeUnavailable, match="cannot load its model"):
         make_judge(f"hf:{tmp_path / 'no-such-model'}")
+
+
+def test_a_cached_prefix_gives_the_log_probs_of_reading_it_every_time(judge):
+    scorer: TokenLogProbs = judge.scorer
+    fresh = TokenLogProbs(scorer.model, scorer.tokenizer, scorer.name, batch_size=4)
+    prefix = "Question: When does it open?\nAnswer: At noon.\n\n"
+    pairs = [(f"Question: {QUESTION}\nAnswer:", " " + RIGHT),
+             ("Question: Who?\nAnswer:", " Ilse Varnum and Tobias Eke, in 2011.")]
+    got = fresh(pairs, prefix=prefix)
+    prefix_ids = scorer.tokenizer(prefix)["input_ids"]
+    for (context, continuation), values in zip(pairs, got):
+        ids, start = fresh.encode(context, continuation, after_prefix=True)
+        ids, start = prefix_ids + ids, len(prefix_ids) + start
+        with torch.inference_mode():
+            logits = scorer.model(input_ids=torch.tensor([ids])).logits[0]
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        expected = [float(logprobs[p - 1, ids[p]]) for p in range(start, len(ids))]
+        assert values == pytest.approx(expected, abs=1e-4)
+    assert fresh(pairs, prefix=prefix) == got  # the kept cache is not modified by a batch
