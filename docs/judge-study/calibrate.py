@@ -24,6 +24,7 @@ from llmbench.judges.labelled import ANSWER_KINDS, ANSWERING
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--judge", default="smollm2-135m")
+    ap.add_argument("--keys", nargs="*", default=["correctness", "helpfulness"])
     args = ap.parse_args()
     judge = cached_judge(args.judge)
     data = items()
@@ -32,6 +33,8 @@ def main():
     out = {"judge": args.judge}
     for key, positive, raw_fn in (("correctness", ("right",), judge.correctness_raw),
                                   ("helpfulness", ANSWERING, judge.helpfulness_raw)):
+        if key not in args.keys:
+            continue
         start, cpu = time.perf_counter(), time.process_time()
         raws = raw_fn(triples)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -50,7 +53,10 @@ def main():
                     "raw": {f"{i.qid}/{k}": r for (i, k), r in zip(slots, raws)}}
         print(key, {k: v for k, v in out[key].items() if k != "raw"})
     name = args.judge.replace("/", "_").replace(":", "_")
-    (HERE / "results" / f"calibration-{name}.json").write_text(json.dumps(out, indent=1))
+    path = HERE / "results" / f"calibration-{name}.json"
+    if path.exists():  # keep the other key's figures when only one was fitted
+        out = {**json.loads(path.read_text()), **out}
+    path.write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

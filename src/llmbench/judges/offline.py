@@ -11,9 +11,10 @@ as a fraction of how much the reference itself would::
 
 1 = the answer informs the reference as well as the reference does; 0 = no better than the
 question alone; below 0 = it makes the reference less likely (a near miss that states another
-number). Dividing by the reference's own gain puts every question on one scale: the plain
-difference ordered right above near-miss answers within 57 of 60 questions but only reached
-AUC 0.63 across them.
+number). The reference is read as a restatement of the answer ("In other words: <reference>").
+Dividing by the reference's own gain puts every question on one scale: the plain difference
+ordered right above near-miss answers within 57 of 60 questions but only reached AUC 0.63
+across them.
 
 **Helpfulness** contrasts two sets of in-context demonstrations (about a made-up library, not
 the corpus): replies that answer, and replies that evade. An answer likelier after the answering
@@ -65,8 +66,8 @@ class Calibration:
 class Recipe:
     """Everything that decides the scores; ``{q}``, ``{a}`` are filled in."""
 
-    with_answer: str = "Question: {q}\nAnswer: {a}\nReference answer:"  # -> " " + ref
-    question_only: str = "Question: {q}\nReference answer:"  # -> " " + ref
+    with_answer: str = "Question: {q}\nAnswer: {a}\nIn other words:"  # -> " " + ref
+    question_only: str = "Question: {q}\nIn other words:"  # -> " " + ref
     correctness_prefix: str = ""
     answer_to_question: str = "Question: {q}\nAnswer:"  # -> " " + a
     answer_alone: str = "Answer:"  # -> " " + a
@@ -89,7 +90,7 @@ class Recipe:
     help_pmi_weight: float = 0.5
     # The reference's own gain is at least this many nats (guards the ratio's denominator).
     self_gain_floor: float = 1.0
-    correctness: Calibration = Calibration(center=0.319, scale=0.121)
+    correctness: Calibration = Calibration(center=0.407, scale=0.116)
     helpfulness: Calibration = Calibration(center=0.311, scale=0.215)
 
 
