@@ -27,7 +27,7 @@ def main():
     qids = [i.qid for i in data]
     ratios, report = {}, {}
     for name, (with_a, alone) in TEMPLATES.items():
-        start, cpu = time.perf_counter(), time.process_time()
+        cpu = time.process_time()
         cand = scorer([(with_a.format(q=i.question, a=i.answers[k]), " " + i.reference) for i, k in slots])
         base = scorer([(alone.format(q=i.question), " " + i.reference) for i in data])
         own = scorer([(with_a.format(q=i.question, a=i.reference), " " + i.reference) for i in data])
