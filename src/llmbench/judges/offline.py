@@ -2,7 +2,8 @@
 
 A 135M chat model cannot follow a judging rubric (asked yes or no, it says "no" to everything;
 measured in docs/judge-study), but its likelihoods carry the signal (the GPTScore / BARTScore
-family). All log-probabilities are summed over the scored text's tokens, in nats.
+family). Log-probabilities are in nats, over the scored text's tokens (summed for
+correctness, averaged per token for helpfulness).
 
 **Correctness** is a PMI ratio: how much the answer raises the likelihood of the reference,
 as a fraction of how much the reference itself would::
@@ -26,8 +27,9 @@ sentence gains nothing from the question)::
 
 Each raw score is squashed into [0, 1] by a logistic ``Calibration``: ``score = 1 / (1 +
 exp(-(raw - center) / scale))``, with constants fitted once by logistic regression on the
-shipped labelled set (correctness: right vs near-miss and off-topic; helpfulness: answers vs
-evasive and off-topic) and frozen here. The squash is monotone: it changes no AUC. 0.5 means
+shipped labelled set with balanced classes (correctness: right answers vs every other kind;
+helpfulness: right, partial and near-miss answers vs evasive and off-topic ones;
+docs/judge-study/calibrate.py) and frozen here. The squash is monotone: it changes no AUC. 0.5 means
 "as likely good as not" on that set, not a calibrated probability on yours.
 
 Every forward pass is batched (right padding + attention masks, ``TokenLogProbs``); the
