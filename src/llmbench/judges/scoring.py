@@ -135,6 +135,8 @@ def judge_records(records: Sequence[Any], judge_spec: str, repeats: int = 1, *,
                 metrics[f"judge_auc_{key}"] = quality(row["auc"], "", "higher",
                                                       abs_tol=AUC_ABS_TOL)
         notes.append(discrimination_note(judge, found))
+    artifacts["structured_output"] = judge.structured_output  # openai: the negotiated mode
+    notes += judge.notes()
     return JudgeOutcome(metrics, {"spec": judge.spec, "repeats": repeats}, artifacts, notes)
 
 

@@ -138,6 +138,7 @@ def run_rag_benchmark(settings: RagSettings, generator_spec: str, retriever_name
         "unavailable_metrics": unavailable,
     }
     result.notes += [f"{name} unavailable: {reason}" for name, reason in unavailable.items()]
+    result.notes += generator.notes()  # e.g. parameters negotiated with a remote endpoint
     if judge is not None:
         _apply_judge(result, judge(records), answers)
     return result
