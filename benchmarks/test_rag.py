@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from llmbench.judges.errors import JudgeError
 from llmbench.profiles import DEFAULT_PROFILE, RagSettings, get_profile
 from llmbench.suites.rag.data import RagDataError
 from llmbench.suites.rag.generators import (
@@ -84,8 +85,8 @@ def _clear_failures(case: str) -> Iterator[None]:
     """Bad input and failed endpoints fail this case with their message, not a traceback."""
     try:
         yield
-    except (RagDataError, UnknownGeneratorError, UnknownRetrieverError,
-            GenerationError) as exc:
+    except (RagDataError, UnknownGeneratorError, UnknownRetrieverError, GenerationError,
+            JudgeError) as exc:
         raise pytest.fail.Exception(f"{case}: {exc}", pytrace=False) from None
 
 

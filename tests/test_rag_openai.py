@@ -46,6 +46,9 @@ def test_answers_with_usage_from_the_api(endpoint):
 
 def test_missing_key_is_unavailable_with_the_reason(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("LLMBENCH_JUDGE_OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("LLMBENCH_JUDGE_OPENAI_BASE_URL", raising=False)
     with pytest.raises(GeneratorUnavailable, match="OPENAI_API_KEY"):
         build_generator("openai:gpt-4o-mini")
 

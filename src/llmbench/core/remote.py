@@ -393,9 +393,9 @@ def openai_settings(spec: str, *, prefix: str = "") -> tuple[str, str | None]:
     base_url = (prefix and os.environ.get(f"{prefix}OPENAI_BASE_URL")) or \
         os.environ.get("OPENAI_BASE_URL") or None
     if not key and not base_url:
-        raise LookupError(f"{spec} needs OPENAI_API_KEY for OpenAI's API, or OPENAI_BASE_URL "
-                          "for an OpenAI-compatible server (vLLM, Ollama, llama.cpp); neither "
-                          "is set")
+        raise LookupError(f"{spec}: no endpoint configured: set OPENAI_API_KEY for OpenAI's "
+                          "API, or OPENAI_BASE_URL for an OpenAI-compatible server (vLLM, Ollama, "
+                          "llama.cpp)")
     return key or NO_KEY_PLACEHOLDER, base_url
 
 

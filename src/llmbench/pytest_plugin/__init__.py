@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from llmbench.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
+from llmbench.pytest_plugin import remote
 from llmbench.regression import environment
 from llmbench.regression.baselines import (
     BaselineError,
@@ -94,6 +95,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--baseline-author", default=None, metavar="NAME",
                     help="who accepts them (default: $LLMBENCH_AUTHOR, git user.name, $USER)")
 
+    # Remote endpoints (openai: generators and judges): llmbench.pytest_plugin.remote
+    group.addoption("--remote-deadline", type=float, default=600.0, metavar="SECONDS",
+                    help="fail a benchmark whose remote endpoints give no answer for this long, "
+                         "retries included (default 600)")
+    group.addoption("--require-network", action="store_true", default=False,
+                    help="benchmarks that need a network endpoint are an error, not a skip, "
+                         "when its key or URL is missing (as -m gpu is for CUDA)")
+
 
 def pytest_configure(config: pytest.Config) -> None:
     from llmbench.pytest_plugin.gpu_workers import assign_gpu
@@ -111,6 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if config.getoption("bench_profile") is not None:
             get_profile(config.getoption("bench_profile"))
         get_profile("smoke").with_overrides(steps=config.getoption("bench_steps"))
+        remote.configure(config)  # --judge, generator specs, --remote-deadline, --require-network
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STATE_KEY] = BenchSession(config)
