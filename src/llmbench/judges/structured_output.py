@@ -118,6 +118,8 @@ def refuses_the_mode(failure: Failure) -> bool:
     """A refusal another mode may avoid: the request was invalid (400/422, a validation body),
     or the server kept failing on it (a persistent 5xx: llama.cpp's answer to json_schema)."""
     status = failure.status or 0
+    if status in (401, 403, 404):  # key, permission, model: no mode changes those
+        return False
     return (status in (400, 422) or failure.validation
             or (status >= 500 and status not in TRANSIENT_STATUS))
 

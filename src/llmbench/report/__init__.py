@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from llmbench.core.redaction import redact_data
 from llmbench.report.results_file import (
     RESULTS_SCHEMA_VERSION,
     build_results,
@@ -51,6 +52,7 @@ def render_report(results: dict[str, Any], out_dir: Path, *, step_summary: str |
     from llmbench.report.tables import build_tables
 
     out_dir = Path(out_dir)
+    results = redact_data(results)  # summary.md and the step summary never show a key
     problems = _schema_problems(results)
     tables, skipped = build_tables(list(results.get("benchmarks") or []))
     problems += skipped

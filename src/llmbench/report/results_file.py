@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from llmbench.core.redaction import redact_data, redact_secrets
 from llmbench.regression import environment
 from llmbench.regression.baselines import atomic_write_text
 
@@ -22,8 +23,11 @@ def build_results(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def write_results(report_dir: Path, results: dict[str, Any]) -> Path:
+    """Write results.json, every string redacted (``llmbench.core.redaction``): whatever the
+    caller passes, no API key reaches the file."""
     path = Path(report_dir) / "results.json"
-    atomic_write_text(path, json.dumps(results, indent=2, sort_keys=True, default=str) + "\n")
+    text = json.dumps(redact_data(results), indent=2, sort_keys=True, default=str)
+    atomic_write_text(path, redact_secrets(text) + "\n")
     return path
 
 
