@@ -381,9 +381,9 @@ def _what_to_change(endpoint: Endpoint, failure: Failure) -> str:
 
 # --- client settings ----------------------------------------------------------------------------
 
-def openai_settings(spec: str, *, prefix: str = "") -> tuple[str, str | None]:
-    """``(api_key, base_url)`` for an ``openai:`` spec from the environment; raises
-    ``LookupError`` naming what is missing.
+def openai_settings(prefix: str = "") -> tuple[str, str | None]:
+    """``(api_key, base_url)`` for ``openai:`` specs from the environment; raises
+    ``LookupError`` saying what to set.
 
     ``<prefix>OPENAI_API_KEY`` / ``<prefix>OPENAI_BASE_URL`` win over the plain variables (the
     judge reads ``LLMBENCH_JUDGE_OPENAI_*``, so it can run on another server than the
@@ -393,9 +393,11 @@ def openai_settings(spec: str, *, prefix: str = "") -> tuple[str, str | None]:
     base_url = (prefix and os.environ.get(f"{prefix}OPENAI_BASE_URL")) or \
         os.environ.get("OPENAI_BASE_URL") or None
     if not key and not base_url:
-        raise LookupError(f"{spec}: no endpoint configured: set OPENAI_API_KEY for OpenAI's "
-                          "API, or OPENAI_BASE_URL for an OpenAI-compatible server (vLLM, Ollama, "
-                          "llama.cpp)")
+        alone = (f" (or {prefix}OPENAI_API_KEY / {prefix}OPENAI_BASE_URL for this one alone)"
+                 if prefix else "")
+        raise LookupError("no endpoint configured: set OPENAI_API_KEY for OpenAI's API, or "
+                          "OPENAI_BASE_URL for an OpenAI-compatible server (vLLM, Ollama, "
+                          f"llama.cpp){alone}")
     return key or NO_KEY_PLACEHOLDER, base_url
 
 

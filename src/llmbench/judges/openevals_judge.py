@@ -133,8 +133,11 @@ class Judge:
         refused = self.client.refused()
         why = (" (refused: " + "; ".join(f"{mode}: {reason}" for mode, reason in
                                          refused.items()) + ")") if refused else ""
+        grammar = (" (scores limited to 0.0, 0.1, ..., 1.0 by the server's grammar)"
+                   if self.client.mode == "json_object+schema" else "")
         return [redact_secrets(f"judge {self.spec}: structured output "
-                               f"{self.client.mode!r} with {self.client.endpoint}{why}")]
+                               f"{self.client.mode!r}{grammar} with {self.client.endpoint}"
+                               f"{why}")]
 
 
 def _valid_score(score: Any) -> float:
@@ -166,8 +169,7 @@ def make_judge(spec: str, *, client: Any = None, attempts: int = DEFAULT_ATTEMPT
         model = spec[len(OPENAI_PREFIX):]
         if client is None:
             try:
-                client = openai_client(*openai_settings(f"judge {spec}",
-                                                        prefix=JUDGE_ENV_PREFIX))
+                client = openai_client(*openai_settings(prefix=JUDGE_ENV_PREFIX))
             except LookupError as exc:
                 raise JudgeUnavailable(str(exc)) from None
         endpoint = Endpoint(spec, base_url_of(client), model)

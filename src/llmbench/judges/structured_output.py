@@ -9,7 +9,10 @@ request it tries, in order, starting from what already worked on this endpoint:
 
 1. ``json_schema`` -- what openevals asks for;
 2. ``json_object+schema`` -- JSON mode, the schema in the prompt and in ``response_format.schema``
-   (llama.cpp constrains its output with it; other servers may refuse the extra field);
+   (llama.cpp compiles it into a grammar; other servers may refuse the extra field). The schema
+   sent is ``bounded``: the score one of 0.0, 0.1, ..., 1.0 and the reasoning at most
+   ``REASONING_MAX_CHARS`` long, so a grammar-bound small model can neither score out of range
+   nor write until its context is full;
 3. ``json_object`` -- JSON mode, the schema in the prompt;
 4. ``text`` -- no ``response_format``; the schema in the prompt, the reply parsed leniently (a JSON
    object anywhere in it, or "score: 0.7").
@@ -49,7 +52,8 @@ log = logging.getLogger("llmbench")
 MODES = ("json_schema", "json_object+schema", "json_object", "text")
 MEMORY_KEY = "structured_output"
 REFUSED_KEY = "structured_output_refused"
-REASONING_MAX_CHARS = 800  # bounds a grammar-constrained reply (json_object+schema)
+REASONING_MAX_CHARS = 400  # bounds a grammar-constrained reply (json_object+schema)
+SCORE_STEPS = tuple(i / 10 for i in range(11))  # the scores a grammar-bound judge may write
 
 
 class StructuredOutputClient:
@@ -108,7 +112,7 @@ class StructuredOutputClient:
 
     def _refused(self, mode: str, failure: Failure) -> None:
         refused = self.refused()
-        refused[mode] = f"HTTP {failure.status}: {failure.message[:200]}"
+        refused[mode] = f"HTTP {failure.status}: {' '.join(failure.message.split())[:160]}"
         self.memory.remember(self.endpoint, REFUSED_KEY, refused)
         log.info("%s: structured output %r refused (HTTP %s); trying the next mode",
                  self.endpoint, mode, failure.status)
@@ -163,12 +167,16 @@ def request_for(mode: str, request: dict[str, Any], schema: dict[str, Any]) -> d
 
 
 def bounded(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema with a length limit on the reasoning, so a grammar-constrained small model
-    cannot write until its context is full."""
+    """The schema as a grammar should enforce it: a continuous score becomes one of
+    ``SCORE_STEPS`` (a JSON-schema grammar cannot bound a number's range), the reasoning gets a
+    length limit."""
     schema = copy.deepcopy(schema)
-    reasoning = (schema.get("properties") or {}).get("reasoning")
+    properties = schema.get("properties") or {}
+    reasoning, score = properties.get("reasoning"), properties.get("score")
     if isinstance(reasoning, dict) and reasoning.get("type") == "string":
         reasoning.setdefault("maxLength", REASONING_MAX_CHARS)
+    if isinstance(score, dict) and score.get("type") == "number" and "enum" not in score:
+        score["enum"] = list(SCORE_STEPS)
     return schema
 
 

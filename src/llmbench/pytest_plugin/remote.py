@@ -49,7 +49,7 @@ def configure(config: pytest.Config) -> None:
 def network_problem() -> str | None:
     """Why ``openai:`` generators and judges cannot reach an endpoint here, or None."""
     try:
-        openai_settings("openai: generators and judges")
+        openai_settings()
     except LookupError as exc:
         return str(exc)
     return None
@@ -64,8 +64,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if problem:
         raise pytest.UsageError(
             f"--require-network: {len(network)} selected benchmark(s) need a network endpoint "
-            f"but {problem}. Set the key (and OPENAI_BASE_URL for your own server), or run "
-            "without --require-network to skip them.")
+            f"but there is {problem}; or run without --require-network to skip them.")
 
 
 @pytest.hookimpl(wrapper=True)

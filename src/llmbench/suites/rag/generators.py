@@ -196,9 +196,9 @@ class OpenAIGenerator(Generator):
                  max_retries: int = DEFAULT_RETRIES, client: Any = None) -> None:
         if client is None:
             try:
-                client = openai_client(*openai_settings(spec))
+                client = openai_client(*openai_settings())
             except LookupError as exc:
-                raise GeneratorUnavailable(str(exc)) from None
+                raise GeneratorUnavailable(f"generator {spec}: {exc}") from None
         self.spec = spec
         self.model = model
         self.max_retries = max_retries
