@@ -75,6 +75,12 @@ def test_a_hanging_judge_endpoint_fails_the_benchmark_at_the_deadline(endpoint):
     assert time.monotonic() - started < 10
 
 
+def test_local_work_does_not_count_against_the_deadline(endpoint):
+    with endpoint(FakeOpenAI()), remote_deadline(0.5):
+        time.sleep(0.8)  # a local generator or retriever at work
+        assert generate() == "What colour are visitor lanyards?"
+
+
 def test_an_answer_restarts_the_deadline(endpoint):
     """The deadline bounds silence, not work: a slow endpoint that keeps answering is measured."""
     with endpoint(FakeOpenAI(delay_s=0.3)) as server, remote_deadline(1.0):

@@ -9,8 +9,8 @@ to stop at once. Shared by the ``openai:`` generator and judge.
   an endpoint before any success, it is a rejection too (llama.cpp reports request validation
   errors as HTTP 500).
 * ``Deadline``: how long a benchmark waits on its endpoints without an answer
-  (``--remote-deadline``, default 600 s); any answer restarts the clock. Each request's timeout is
-  cut to what is left. On expiry: ``EndpointDeadlineExceeded`` ("endpoint … did not answer
+  (``--remote-deadline``, default 600 s): time in failed requests and backoff adds up, any answer
+  resets it, local work does not count. Each request's timeout is cut to what is left. On expiry: ``EndpointDeadlineExceeded`` ("endpoint … did not answer
   within …").
 * ``call_endpoint(request, endpoint)``: one request with all of the above; every wait is logged
   (logger ``llmbench``, WARNING) so a slow run says why it is slow.
@@ -253,19 +253,23 @@ MEMORY = EndpointMemory()
 # --- the deadline --------------------------------------------------------------------------------
 
 class Deadline:
-    """How long to wait on endpoints without an answer; ``answered()`` restarts the clock."""
+    """How long to wait on endpoints without an answer: the time spent in failed requests and
+    in backoff adds up, an answer resets it. Local work between requests does not count."""
 
     def __init__(self, seconds: float = DEFAULT_DEADLINE_S) -> None:
         if not seconds > 0:
             raise ValueError(f"--remote-deadline must be > 0 seconds, got {seconds}")
         self.seconds = float(seconds)
-        self._since = time.monotonic()
+        self.waited = 0.0
 
     def answered(self) -> None:
-        self._since = time.monotonic()
+        self.waited = 0.0
+
+    def waited_for(self, seconds: float) -> None:
+        self.waited += seconds
 
     def remaining(self) -> float:
-        return self.seconds - (time.monotonic() - self._since)
+        return self.seconds - self.waited
 
     def exceeded(self, endpoint: Endpoint, last: Failure | None) -> EndpointDeadlineExceeded:
         why = ""
@@ -320,6 +324,7 @@ def call_endpoint(request: Callable[[float], T], endpoint: Endpoint, *,
         if left <= 0:
             raise deadline.exceeded(endpoint, last)
         this_timeout = min(timeout_s, left)
+        started = time.monotonic()
         try:
             result = request(this_timeout)
         except Exception as exc:  # noqa: BLE001 -- classify() re-raises what is not ours
@@ -328,6 +333,7 @@ def call_endpoint(request: Callable[[float], T], endpoint: Endpoint, *,
             deadline.answered()
             memory.answered(endpoint)
             return result
+        deadline.waited_for(time.monotonic() - started)
         last = failure
         if not failure.transient:
             raise EndpointRejected(rejection_message(endpoint, failure), failure) from None
@@ -348,6 +354,7 @@ def call_endpoint(request: Callable[[float], T], endpoint: Endpoint, *,
         log.warning("%s: %s; retry %d/%d in %.1f s (%.0f s left of --remote-deadline)",
                     endpoint, failure.reason, retry, retries, wait, left)
         sleep(wait)
+        deadline.waited_for(wait)
 
 
 def rejection_message(endpoint: Endpoint, failure: Failure, *, repeated: int = 0) -> str:
