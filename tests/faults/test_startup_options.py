@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+import llmbench.suites.rag.pipeline  # noqa: F401 -- imported here, not inside pytester's runs
 from llmbench.judges.errors import UnknownJudgeError
 from llmbench.judges.openevals_judge import validate_judge_spec
 from llmbench.profiles import PROFILES

@@ -360,7 +360,7 @@ def call_endpoint(request: Callable[[float], T], endpoint: Endpoint, *,
 def rejection_message(endpoint: Endpoint, failure: Failure, *, repeated: int = 0) -> str:
     """The server's message and what to change, by status."""
     status = failure.status
-    said = f": {failure.message}" if failure.message else ""
+    said = f": {failure.message.rstrip().rstrip('.')}" if failure.message else ""
     if repeated:
         head = (f"{endpoint} answered the first {repeated} requests with the same error "
                 f"(HTTP {status}){said}. An error that repeats before any success is a "
