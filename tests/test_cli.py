@@ -10,9 +10,9 @@ import pytest
 from report_records import make_record
 
 from llmbench.cli import main
+from llmbench.regression.compare import Context
 from llmbench.regression.results import cost, quality
 from llmbench.report import write_report
-from llmbench.regression.compare import Context
 from llmbench.report.compare_runs import judge
 
 
