@@ -90,6 +90,18 @@ LAYOUTS: dict[str, SuiteLayout] = {
             Column("P95 latency", ("latency_p95_s",)),
         ),
     ),
+    "generation": SuiteLayout(
+        title="Generation speed (ours vs model.generate, same session)",
+        label="Case",
+        columns=(
+            Column("Ours tokens/s", ("ours_tokens_per_s",), chart="bars"),
+            Column("HF one-at-a-time tokens/s", ("hf_single_tokens_per_s",), chart="bars"),
+            Column("HF same batches tokens/s", ("hf_batched_tokens_per_s",), chart="bars"),
+            Column("Speedup vs one-at-a-time", ("speedup_vs_single",)),
+            Column("Ours / HF batched", ("ratio_vs_hf_batched",)),
+            Column("Outputs identical", ("outputs_match_single",)),
+        ),
+    ),
 }
 
 GENERIC = SuiteLayout(title="Other benchmarks", label="Case", columns=())
