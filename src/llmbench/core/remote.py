@@ -191,6 +191,8 @@ class Endpoint:
     spec: str
     base_url: str
     model: str
+    key_variable: str = "OPENAI_API_KEY"  # where its key comes from, for messages
+    url_variable: str = "OPENAI_BASE_URL"
 
     @property
     def key(self) -> tuple[str, str]:
@@ -372,18 +374,18 @@ def rejection_message(endpoint: Endpoint, failure: Failure, *, repeated: int = 0
 
 def _what_to_change(endpoint: Endpoint, failure: Failure) -> str:
     if failure.status in (401, 403):
-        return ("Check OPENAI_API_KEY for this server (and OPENAI_BASE_URL: a key for one "
-                "server is refused by another).")
+        return (f"Check {endpoint.key_variable} for this server (and {endpoint.url_variable}: "
+                "a key for one server is refused by another).")
     if failure.status == 404:
         return (f"Check the model name in the spec ({endpoint.spec}: the server lists its "
-                f"models at {endpoint.base_url.rstrip('/')}/models) and OPENAI_BASE_URL (it "
-                "usually ends in /v1).")
+                f"models at {endpoint.base_url.rstrip('/')}/models) and "
+                f"{endpoint.url_variable} (it usually ends in /v1).")
     if failure.param:
         return (f"The server does not accept the parameter {failure.param!r} as llmbench sends "
                 "it; use a server or model that supports it, or report it as an llmbench bug.")
     return ("The server does not accept the request as llmbench sends it: check that "
-            "OPENAI_BASE_URL points at an OpenAI-compatible chat-completions API and that the "
-            "model supports chat.")
+            f"{endpoint.url_variable} points at an OpenAI-compatible chat-completions API and "
+            "that the model supports chat.")
 
 
 # --- client settings ----------------------------------------------------------------------------
@@ -406,6 +408,13 @@ def openai_settings(prefix: str = "") -> tuple[str, str | None]:
                           "OPENAI_BASE_URL for an OpenAI-compatible server (vLLM, Ollama, "
                           f"llama.cpp){alone}")
     return key or NO_KEY_PLACEHOLDER, base_url
+
+
+def settings_variables(prefix: str = "") -> tuple[str, str]:
+    """The variables the key and the URL of ``openai_settings(prefix)`` came from."""
+    def chosen(name: str) -> str:
+        return f"{prefix}{name}" if prefix and os.environ.get(f"{prefix}{name}") else name
+    return chosen("OPENAI_API_KEY"), chosen("OPENAI_BASE_URL")
 
 
 def openai_client(api_key: str, base_url: str | None) -> Any:

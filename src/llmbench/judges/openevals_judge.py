@@ -41,6 +41,7 @@ from llmbench.core.remote import (
     base_url_of,
     openai_client,
     openai_settings,
+    settings_variables,
 )
 from llmbench.core.specs import NO_JUDGE, OFFLINE_JUDGE, OPENAI_PREFIX
 from llmbench.core.tracing import untraced_unless_active
@@ -172,7 +173,8 @@ def make_judge(spec: str, *, client: Any = None, attempts: int = DEFAULT_ATTEMPT
                 client = openai_client(*openai_settings(prefix=JUDGE_ENV_PREFIX))
             except LookupError as exc:
                 raise JudgeUnavailable(str(exc)) from None
-        endpoint = Endpoint(spec, base_url_of(client), model)
+        endpoint = Endpoint(spec, base_url_of(client), model,
+                            *settings_variables(JUDGE_ENV_PREFIX))
         negotiating = StructuredOutputClient(client, endpoint, retries=retries,
                                              timeout_s=timeout_s)
         return Judge(spec, negotiating, model, yes_no=False, attempts=attempts)
