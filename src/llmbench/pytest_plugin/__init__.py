@@ -11,14 +11,24 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from llmbench.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
+from llmbench.core.specs import GENERATOR_FORMS
+from llmbench.profiles import (
+    ALL_PRECISIONS,
+    ALL_RETRIEVERS,
+    DEFAULT_PROFILE,
+    PROFILES,
+    Overrides,
+    Profile,
+    ProfileRegistry,
+    project_registry,
+)
 from llmbench.regression import environment
 from llmbench.regression.baselines import (
     BaselineError,
@@ -43,6 +53,7 @@ MARKERS = {
 DEVICES = ("cpu", "cuda")
 CALIBRATION_REPEATS = 5
 STATE_KEY = pytest.StashKey["BenchSession"]()
+PROFILES_KEY = pytest.StashKey[tuple[ProfileRegistry, Overrides]]()
 log = logging.getLogger("llmbench")  # repeats and confirmations: --log-cli-level=INFO
 
 
@@ -53,7 +64,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--baseline-dir", default="baselines", metavar="PATH",
                     help="directory of baseline JSON files (default: baselines/)")
     group.addoption("--bench-profile", default=None, metavar="NAME",
-                    help=f"profile: {', '.join(PROFILES)} (default: embedded on CPU, "
+                    help=f"profile: {', '.join(PROFILES)}, or one of the project's "
+                         "[tool.llmbench.profiles.NAME] (pyproject.toml / llmbench.toml; "
+                         "`llmbench profiles` lists them) (default: embedded on CPU, "
                          "opt-350m-random on CUDA)")
     group.addoption("--bench-report", default=".llmbench", metavar="DIR",
                     help="directory for results.json and the report (default: .llmbench/)")
@@ -94,6 +107,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--baseline-author", default=None, metavar="NAME",
                     help="who accepts them (default: $LLMBENCH_AUTHOR, git user.name, $USER)")
 
+    # Profile axes from the command line: each replaces one axis of the resolved profile. The
+    # cases they select keep their ids and params, so they compare with the same baselines.
+    group.addoption("--lora-ranks", default=None, metavar="R,R",
+                    help="LoRA ranks to run instead of the profile's, e.g. 8,64")
+    group.addoption("--precisions", default=None, metavar="P,P",
+                    help=f"precisions to run instead of the profile's: {', '.join(ALL_PRECISIONS)}")
+    group.addoption("--rag-generators", default=None, metavar="SPEC,SPEC",
+                    help="RAG generators instead of the profile's: "
+                         f"{', '.join(GENERATOR_FORMS)}")
+    group.addoption("--rag-retrievers", default=None, metavar="NAME,NAME",
+                    help=f"RAG retrievers instead of the profile's: {', '.join(ALL_RETRIEVERS)}")
+
 
 def pytest_configure(config: pytest.Config) -> None:
     from llmbench.pytest_plugin.gpu_workers import assign_gpu
@@ -108,9 +133,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("LANGSMITH_TEST_TRACKING", "false")
     try:
         BenchSession.check_options(config)
-        if config.getoption("bench_profile") is not None:
-            get_profile(config.getoption("bench_profile"))
-        get_profile("smoke").with_overrides(steps=config.getoption("bench_steps"))
+        configure_profiles(config)
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STATE_KEY] = BenchSession(config)
@@ -170,16 +193,55 @@ def bench_device(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+def configure_profiles(config: pytest.Config) -> None:
+    """Read the project's profiles and the override options; a problem is a ValueError."""
+    registry = project_registry(config.rootpath, config.invocation_params.dir)
+    overrides = Overrides.parse(
+        steps=config.getoption("bench_steps"), lora_ranks=config.getoption("lora_ranks"),
+        precisions=config.getoption("precisions"),
+        rag_generators=config.getoption("rag_generators"),
+        rag_retrievers=config.getoption("rag_retrievers"))
+    if config.getoption("bench_profile") is not None:
+        registry.get(config.getoption("bench_profile"))
+    config.stash[PROFILES_KEY] = (registry, overrides)
+
+
 def resolve_profile(config: pytest.Config, device: str) -> Profile:
+    """The profile a benchmark on ``device`` runs: built-in or the project's, plus overrides."""
+    registry, overrides = config.stash[PROFILES_KEY]
     name = config.getoption("bench_profile") or DEFAULT_PROFILE[device]
-    return get_profile(name).with_overrides(steps=config.getoption("bench_steps"))
+    return overrides.apply(registry.get(name))
+
+
+def collection_profiles(config: pytest.Config) -> list[Profile]:
+    """The resolved profile of each device, for parametrizing the matrix at collection."""
+    profiles = {}
+    for device in DEVICES:
+        profile = resolve_profile(config, device)
+        profiles.setdefault(profile.name, profile)
+    return list(profiles.values())
+
+
+def skip_without_hub(profile: Profile, repo_ids: Iterable[str]) -> None:
+    """Skip, naming the reason, when hub repositories are neither cached nor reachable."""
+    from llmbench.sources.hub import hub_problem
+
+    repo_ids = list(repo_ids)
+    problem = hub_problem(repo_ids) if repo_ids else None
+    if problem:
+        pytest.skip(f"profile {profile.name!r} {problem}")
 
 
 @pytest.fixture
 def bench_profile(request: pytest.FixtureRequest) -> Profile:
     device = (request.getfixturevalue("bench_device")
               if "bench_device" in request.fixturenames else "cpu")
-    return resolve_profile(request.config, device)
+    profile = resolve_profile(request.config, device)
+    # RAG checks per case (its generator and embedder), in benchmarks/test_rag.py.
+    skip_without_hub(profile, (repo for suite in ("lora", "quant")
+                               if request.node.get_closest_marker(suite)
+                               for repo in profile.hub_sources(suite)))
+    return profile
 
 
 def benchmark_id_for(item: pytest.Item) -> str:

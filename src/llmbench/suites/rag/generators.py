@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmbench.core.specs import HF_PREFIX, OPENAI_PREFIX, SMOLLM2
+from llmbench.core.specs import GENERATOR_FORMS, HF_PREFIX, OPENAI_PREFIX, SMOLLM2
 from llmbench.suites.rag.prompts import Messages
 
-SPEC_FORMS = f"{SMOLLM2}, {HF_PREFIX}<model id or path>, {OPENAI_PREFIX}<model>"
+SPEC_FORMS = ", ".join(GENERATOR_FORMS)
 
 
 class UnknownGeneratorError(ValueError):
