@@ -15,6 +15,7 @@ from llmbench.core.specs import generator_spec_problem, hub_id, judge_spec_probl
 FIXTURE_DATASET = "fixtures:codealpaca"
 ALL_PRECISIONS = ("fp32", "fp16", "bf16", "int8", "nf4", "fp4", "nf4-dq")
 ALL_RETRIEVERS = ("none", "dense", "bm25", "ensemble", "multi-query")
+QA_FIELDS = ("id", "question", "reference", "doc_ids")  # what a RAG QA line holds
 SUITES = ("lora", "quant", "rag")  # a Profile's sections, named as in the pytest markers
 BUILT_IN = "built-in"
 
@@ -119,9 +120,20 @@ class RagSettings:
     retrieval_rounds: int = 5  # pytest-benchmark rounds of retrieval-only timing
     judge: str = "smollm2-135m"
     seed: int = 0
+    # your QA file's field names: ("reference=gold_answer", "question=prompt"); see rag/data.py
+    qa_fields: tuple[str, ...] = ()
+
+    @property
+    def qa_field_map(self) -> dict[str, str]:
+        return dict(item.split("=", 1) for item in self.qa_fields)
 
     def __post_init__(self) -> None:
         problems = [generator_spec_problem(g) for g in self.generators]
+        for item in self.qa_fields:
+            target, _, source = item.partition("=")
+            if target not in QA_FIELDS or not source.strip():
+                problems.append(f"qa_fields entry {item!r} must be FIELD=YOUR_NAME with FIELD "
+                                f"one of {', '.join(QA_FIELDS)}")
         problems.append(judge_spec_problem(self.judge))
         unknown = [r for r in self.retrievers if r not in ALL_RETRIEVERS]
         if unknown:
