@@ -14,7 +14,8 @@ pyproject.toml::
     precisions = ["nf4", "bf16"]
 
 llmbench.toml takes the same tables without the ``tool.llmbench.`` prefix
-(``[profiles.my-lora]``, ``[profiles.my-lora.rag]``). The keys of the ``lora``, ``quant`` and
+(``[profiles.my-lora]``, ``[profiles.my-lora.rag]``). A relative ``rag.corpus`` / ``rag.qa``
+path is relative to the file that names it. The keys of the ``lora``, ``quant`` and
 ``rag`` tables are the fields of ``LoraSettings``, ``QuantSettings`` and ``RagSettings``
 (``llmbench.profiles.schema``). An unknown key, a wrong type or a bad value is a
 ``ProfileConfigError`` that names the file, the table and the key.
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmbench.core.specs import FIXTURES_PREFIX
 from llmbench.profiles.builtin import PROFILES, SUITES, Profile, UnknownProfileError
 from llmbench.profiles.schema import (
     SETTINGS,
@@ -54,6 +56,7 @@ PYPROJECT = "pyproject.toml"
 STANDALONE = "llmbench.toml"
 PROFILE_KEYS = ("extends", "description", *SUITES)
 # A profile's name is a folder under baselines/.
+PATH_KEYS = {"rag": ("corpus", "qa")}  # settings that name files (fixtures:<name> aside)
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -142,7 +145,7 @@ def _parse_profile(path: Path, table: str, name: str, data: Any) -> ProfileSpec:
     for key in ("extends", "description"):
         if key in data and not isinstance(data[key], str):
             raise spec.error(f"key {key!r} must be a string, got {data[key]!r}")
-    sections = {suite: _parse_section(spec, suite, data[suite])
+    sections = {suite: _relative_to(path.parent, suite, _parse_section(spec, suite, data[suite]))
                 for suite in SUITES if suite in data}
     return dataclasses.replace(spec, extends=data.get("extends"),
                                description=data.get("description"), sections=sections)
@@ -164,6 +167,16 @@ def _parse_section(spec: ProfileSpec, suite: str, data: Any) -> dict[str, Any]:
         except SettingTypeError as exc:
             raise spec.error(f"key {key!r} must be {exc}, got {value!r}", suite) from None
     return canonical_axes(suite, values)
+
+
+def _relative_to(directory: Path, suite: str, values: dict[str, Any]) -> dict[str, Any]:
+    """RAG data paths in a profile are relative to its file, not to where pytest runs."""
+    for key in PATH_KEYS.get(suite, ()):
+        value = values.get(key)
+        if value is not None and not value.startswith(FIXTURES_PREFIX) \
+                and not Path(value).expanduser().is_absolute():
+            values[key] = str(directory / value)
+    return values
 
 
 # --- resolving: extends, then the settings' own checks ----------------------------------------
