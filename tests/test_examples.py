@@ -90,3 +90,13 @@ def test_course_examples_skip_with_the_reason_without_hub_or_key(pytester, no_hu
     rag.stdout.fnmatch_lines(["*judge openai:o3-mini*needs OPENAI_API_KEY*"])
     assert "openai-gpt-4.1-nano+multi-query" in pytester.runpytest(
         "--bench-profile", "course-rag", "--collect-only", "-q", "test_rag.py").stdout.str()
+
+
+def test_readme_example_profile_is_valid(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Your own matrix", 1)[1]
+    toml = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "pyproject.toml").write_text(toml)
+    profile = project_registry(tmp_path).get("mine")
+    assert profile.lora.ranks == (4, 16, 64) and profile.quant.precisions == ("bf16", "nf4")
+    assert profile.rag.qa == str(tmp_path / "qa.jsonl")
