@@ -21,18 +21,22 @@ from typing import Any
 
 import pytest
 
-from llmbench.core.specs import hub_id
-from llmbench.profiles import RagSettings
-from llmbench.pytest_plugin import resolve_profile, skip_without_hub
-from llmbench.suites.rag.data import RagDataError
-from llmbench.suites.rag.generators import (
+from llmbench.pytest_plugin.extras import require_extra
+
+require_extra("rag", "judge")
+
+from llmbench.core.specs import hub_id  # noqa: E402
+from llmbench.profiles import RagSettings  # noqa: E402
+from llmbench.pytest_plugin import resolve_profile, skip_without_hub  # noqa: E402
+from llmbench.suites.rag.data import RagDataError  # noqa: E402
+from llmbench.suites.rag.generators import (  # noqa: E402
     OPENAI_PREFIX,
     GenerationError,
     GeneratorUnavailable,
     UnknownGeneratorError,
 )
-from llmbench.suites.rag.pipeline import retrieval_task, run_rag_benchmark
-from llmbench.suites.rag.retrievers import UnknownRetrieverError
+from llmbench.suites.rag.pipeline import retrieval_task, run_rag_benchmark  # noqa: E402
+from llmbench.suites.rag.retrievers import UnknownRetrieverError  # noqa: E402
 
 pytestmark = pytest.mark.rag
 

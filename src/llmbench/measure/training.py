@@ -108,12 +108,7 @@ def train(model: torch.nn.Module, examples: list[TokenizedExample], config: Trai
         start = time.perf_counter()
 
         batch = {k: v.to(device) for k, v in next(batches).items()}
-        loss = model(**batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        loss_value = loss.item()  # also waits for the step's CUDA work
+        loss_value = train_step(model, batch, optimizer, params, config.max_grad_norm)
 
         synchronize(device)
         report.step_seconds.append(time.perf_counter() - start)
@@ -124,6 +119,18 @@ def train(model: torch.nn.Module, examples: list[TokenizedExample], config: Trai
                 f"{config.name}: loss is {loss_value} at step {step}/{config.steps} "
                 f"(lr={config.lr}, batch_size={config.batch_size}, seed={config.seed})")
     return report
+
+
+def train_step(model: torch.nn.Module, batch: dict[str, torch.Tensor],
+               optimizer: torch.optim.Optimizer, params: list[torch.nn.Parameter],
+               max_grad_norm: float) -> float:
+    """Forward, backward, clip, optimizer step; returns the loss (waits for CUDA work)."""
+    loss = model(**batch).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
 
 
 @torch.no_grad()
