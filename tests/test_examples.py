@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,18 @@ def test_readme_example_profile_is_valid(tmp_path):
     profile = project_registry(tmp_path).get("mine")
     assert profile.lora.ranks == (4, 16, 64) and profile.quant.precisions == ("bf16", "nf4")
     assert profile.rag.qa == str(tmp_path / "qa.jsonl")
+
+
+@pytest.mark.parametrize(("example", "profile"), [("course", "course-rag"),
+                                                  ("course-standalone", "course-rag"),
+                                                  ("own-data", "own-data")])
+def test_each_example_folder_is_its_own_pytest_project(example, profile):
+    folder = EXAMPLES / example
+    assert (folder / "benchmarks").resolve() == ROOT / "benchmarks"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "--bench-profile", profile, "benchmarks/test_rag.py"],
+        cwd=folder, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ids = [line for line in done.stdout.splitlines() if "::" in line]
+    assert ids and all(line.startswith("benchmarks/test_rag.py::test_") for line in ids)
