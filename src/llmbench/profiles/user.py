@@ -105,7 +105,8 @@ def read_specs(path: Path) -> list[ProfileSpec]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ProfileConfigError(f"{path}: not valid TOML: {exc}") from None
     if path.name == PYPROJECT:
-        root, prefix = data.get("tool", {}).get("llmbench"), "tool.llmbench"
+        tool = data.get("tool")
+        root, prefix = (tool.get("llmbench") if isinstance(tool, dict) else None), "tool.llmbench"
         if root is None:
             return []
     else:
