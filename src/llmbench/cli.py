@@ -3,6 +3,7 @@
     llmbench report .llmbench/results.json [--out DIR]
     llmbench compare old/results.json new/results.json [--changed]
     llmbench noise-study session-a/results.json session-b/results.json --metric runtime_s
+    llmbench history import|changes|html|study ...   (llmbench.cli_history)
 """
 
 from __future__ import annotations
@@ -98,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     noise.add_argument("--summary", action="store_true",
                        help="one line per rule, averaged over benchmarks and metrics")
     noise.set_defaults(func=cmd_noise_study)
+
+    from llmbench.cli_history import add_history_commands
+
+    add_history_commands(sub)
     return parser
 
 

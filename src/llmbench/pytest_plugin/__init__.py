@@ -93,6 +93,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="why these baselines are accepted; stored in their provenance")
     group.addoption("--baseline-author", default=None, metavar="NAME",
                     help="who accepts them (default: $LLMBENCH_AUTHOR, git user.name, $USER)")
+    # The result history (llmbench.history): --bench-history / --no-bench-history.
+    from llmbench.pytest_plugin.history_hook import add_history_options
+
+    add_history_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -516,6 +520,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         from llmbench.report import write_report
 
         state.written_report = write_report(state.report_dir, state.records_as_dicts())
+        from llmbench.pytest_plugin.history_hook import append_to_history
+
+        state.history_note = append_to_history(session.config, state.written_report)
         if session.config.getoption("wandb"):
             from llmbench.report.wandb_log import log_records
 
@@ -560,3 +567,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     report = getattr(state, "written_report", None)
     if report:
         tr.write_line(f"\nreport: {report}")
+    if getattr(state, "history_note", None):
+        tr.write_line(state.history_note)
