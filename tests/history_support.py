@@ -95,3 +95,20 @@ def start_postgres() -> Iterator[str]:
             run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def nightly(results: dict[str, Any], nights: int, *, metric: str, shift_at: int | None = None,
+            factor: float = 1.0, wobble: float = 0.01) -> list[dict[str, Any]]:
+    """``nights`` runs made from one recorded run: ``metric`` of its first benchmark wobbles by
+    ±``wobble`` (a fixed pattern) and is scaled by ``factor`` from night ``shift_at`` on."""
+    docs = []
+    for night in range(nights):
+        doc = variant(results, night)
+        data = doc["benchmarks"][0]["result"]["metrics"][metric]
+        scale = (1 + wobble * ((night * 7) % 5 - 2) / 2)
+        if shift_at is not None and night >= shift_at:
+            scale *= factor
+        data["value"] *= scale
+        data["samples"] = [v * scale for v in data.get("samples") or []]
+        docs.append(doc)
+    return docs
