@@ -108,7 +108,11 @@ def nightly(results: dict[str, Any], nights: int, *, metric: str, shift_at: int 
         scale = (1 + wobble * ((night * 7) % 5 - 2) / 2)
         if shift_at is not None and night >= shift_at:
             scale *= factor
+        base = data["value"]
         data["value"] *= scale
         data["samples"] = [v * scale for v in data.get("samples") or []]
+        # as if compared with a baseline made from the recorded run, 10 % allowed
+        doc["benchmarks"][0]["comparison"][metric] = {
+            "verdict": "pass", "baseline": base, "allowed": 0.1 * base}
         docs.append(doc)
     return docs

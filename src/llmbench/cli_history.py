@@ -91,6 +91,18 @@ def cmd_changes(args: argparse.Namespace) -> int:
     return 1 if recent else 0
 
 
+@_history_errors
+def cmd_html(args: argparse.Namespace) -> int:
+    from llmbench.history import HistoryStore
+    from llmbench.history.dashboard import write_site
+
+    with HistoryStore(_location(args)) as store:
+        site = write_site(list(store.measurement_rows()), store.benchmark_rows(), store.runs(),
+                          Path(args.out), commit_url=args.commit_url, title=args.title)
+    print(f"wrote {site.index} and {len(site.pages)} metric page(s)")
+    return 0
+
+
 def cmd_study(args: argparse.Namespace) -> int:
     import shlex
     import time
@@ -137,6 +149,15 @@ def add_history_commands(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("results", nargs="+", metavar="results.json")
 
     from llmbench.history.changes import PENALTY, RECENT_RUNS
+
+    html = command("html", "write a static dashboard (index.html + a page per metric)",
+                   cmd_html)
+    html.add_argument("out", metavar="OUT/", help="folder to write the site into")
+    html.add_argument("--commit-url", metavar="TEMPLATE",
+                      help="link of each point, {commit} is replaced (default on GitHub "
+                           "Actions: $GITHUB_SERVER_URL/$GITHUB_REPOSITORY/commit/{commit}; "
+                           "else the run list)")
+    html.add_argument("--title", default="llmbench history")
 
     changes = command("changes", "persistent shifts per metric and hardware key; exits 1 when "
                                  "a regression starts in the last N runs", cmd_changes)
