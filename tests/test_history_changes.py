@@ -1,4 +1,4 @@
-"""Change points: ruptures' PELT on the noise-scaled series, a rank test per change."""
+"""Change points: ruptures binary segmentation on the noise-scaled series, a rank test per change."""
 
 import numpy as np
 import pytest

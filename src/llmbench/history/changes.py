@@ -1,14 +1,14 @@
-"""Persistent shifts in a metric's history: ruptures' PELT, then a rank test per change.
+"""Persistent shifts in a metric's history: ruptures' binary segmentation + a rank test.
 
 Each series is one (benchmark, profile, device, hardware key, metric), its runs in time order,
 one value per run (the median of the run's repeats). A series is scaled by a robust estimate of
-its run-to-run noise (the median absolute successive difference, which a step barely
-moves), so one
-penalty fits metrics of any unit; PELT (``ruptures.Pelt``, least-squares cost) places the
-change points with penalty ``PENALTY × log(n)`` and segments of at least ``MIN_SIZE`` runs.
-Each change then gets a confidence: 1 − p of a two-sided Mann-Whitney U test between the runs
-of the segment before and the segment after; the least significant change with p > ``ALPHA``
-is dropped and its neighbours tested again on the merged segments, until all are significant.
+its run-to-run noise (the median absolute successive difference, which a step barely moves),
+so one penalty fits metrics of any unit. Binary segmentation (``ruptures.Binseg``,
+least-squares cost, segments of at least ``MIN_SIZE`` runs, penalty ``PENALTY × log(n)``)
+proposes change points strongest first; each is kept only if a two-sided Mann-Whitney U test
+between the runs of its segment before and after (bounded by the changes kept so far) gives
+p <= ``ALPHA``: the shape of E-Divisive (Apache Otava), top-down splits each confirmed by a
+test. A change's confidence is 1 − p on its final segments.
 
 Why not Apache Otava (E-Divisive): 0.8.0 pins numpy==2.2.* and scipy<1.17, which this stack
 (numpy 2.4, scipy 1.17) cannot install beside it. ruptures depends only on numpy and scipy.
@@ -143,19 +143,26 @@ def change_points(values: Iterable[float], *, penalty: float = PENALTY,
     if n < 2 * min_size:
         return []
     z = (x - np.median(x)) / noise_scale(x)
-    ends = ruptures.Pelt(model="l2", min_size=min_size, jump=1).fit(z).predict(
-        pen=penalty * math.log(n))
-    cuts = list(ends[:-1])  # ends includes n
-    while True:  # drop the least significant change and test its neighbours again
-        bounds = [0, *cuts, n]
-        tested = [(_rank_test(x[bounds[i - 1]:bounds[i]], x[bounds[i]:bounds[i + 1]]), i)
-                  for i in range(1, len(bounds) - 1)]
-        worst = max(tested, default=None)
-        if worst is None or worst[0] <= alpha:
-            break
-        cuts.pop(worst[1] - 1)
-    return [Step(bounds[i], p, float(np.median(x[bounds[i - 1]:bounds[i]])),
-                 float(np.median(x[bounds[i]:bounds[i + 1]]))) for p, i in tested]
+    algo = ruptures.Binseg(model="l2", min_size=min_size, jump=1).fit(z)
+    found = algo.predict(pen=penalty * math.log(n))[:-1]  # the last "change" is n itself
+    # Binary segmentation finds changes strongest first; predicting 1, 2, … changes replays
+    # that order. Each is kept only if it is significant between its neighbours kept so far,
+    # so the strong changes are tested on long segments before weak ones split them.
+    accepted: list[int] = []
+    for count in range(1, len(found) + 1):
+        new = sorted(set(algo.predict(n_bkps=count)[:-1]) - set(accepted))
+        for cut in new:
+            bounds = [0, *sorted([*accepted, cut]), n]
+            i = bounds.index(cut)
+            if _rank_test(x[bounds[i - 1]:cut], x[cut:bounds[i + 1]]) <= alpha:
+                accepted.append(cut)
+    bounds = [0, *sorted(accepted), n]
+    steps = []
+    for i in range(1, len(bounds) - 1):
+        before, after = x[bounds[i - 1]:bounds[i]], x[bounds[i]:bounds[i + 1]]
+        steps.append(Step(bounds[i], _rank_test(before, after), float(np.median(before)),
+                          float(np.median(after))))
+    return steps
 
 
 def _rank_test(before: np.ndarray, after: np.ndarray) -> float:
