@@ -90,3 +90,13 @@ def test_a_params_change_is_not_a_change_point(tmp_path, capsys):
     load_nights(location, docs)
     assert main(["history", "changes", "--history", location, "--metric", "runtime_s"]) == 0
     assert "no change points" in capsys.readouterr().out
+
+
+def test_a_step_too_early_to_confirm_is_not_moved_to_where_it_can_be():
+    """Recorded rss_max_mb: three runs at ~709 MB, then eight at ~585 MB. Three runs cannot
+    reach α = 0.01 in a rank test, so there is no change yet, rather than one placed two runs
+    late (where the test would pass, wrongly)."""
+    values = [710.8, 708.3, 708.9, 586.2, 587.1, 585.2, 585.0, 584.7, 584.5, 584.9, 585.7]
+    assert change_points(values) == []
+    steps = change_points([709.5, 710.1, *values])
+    assert [s.index for s in steps] == [5]

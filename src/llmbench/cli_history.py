@@ -84,7 +84,7 @@ def cmd_changes(args: argparse.Namespace) -> int:
             kind += f" (new: {c.runs_ago()} run(s) ago)"
         table.append((key.benchmark_id, key.profile, key.device, key.hardware_key, key.metric,
                       commits, f"{c.first_after.time:%Y-%m-%d}", f"{c.before:.4g}",
-                      f"{c.after:.4g}", f"{c.size:+.1%}", f"{c.confidence:.3f}", kind))
+                      f"{c.after:.4g}", f"{c.size:+.2%}", f"{c.confidence:.3f}", kind))
     print(_table(table))
     print(f"\n{len(changes)} change point(s); {len(recent)} regression(s) starting in the last "
           f"{args.last} run(s)")

@@ -7,8 +7,8 @@ so one penalty fits metrics of any unit. Binary segmentation (``ruptures.Binseg`
 least-squares cost, segments of at least ``MIN_SIZE`` runs, penalty ``PENALTY × log(n)``)
 proposes change points strongest first; each is kept only if a two-sided Mann-Whitney U test
 between the runs of its segment before and after (bounded by the changes kept so far) gives
-p <= ``ALPHA``: the shape of E-Divisive (Apache Otava), top-down splits each confirmed by a
-test. A change's confidence is 1 − p on its final segments.
+p <= ``ALPHA``, and a stretch whose strongest split fails is not split further: the shape of
+E-Divisive (Apache Otava), top-down splits each confirmed by a test. A change's confidence is 1 − p on its final segments.
 
 Why not Apache Otava (E-Divisive): 0.8.0 pins numpy==2.2.* and scipy<1.17, which this stack
 (numpy 2.4, scipy 1.17) cannot install beside it. ruptures depends only on numpy and scipy.
@@ -146,16 +146,21 @@ def change_points(values: Iterable[float], *, penalty: float = PENALTY,
     algo = ruptures.Binseg(model="l2", min_size=min_size, jump=1).fit(z)
     found = algo.predict(pen=penalty * math.log(n))[:-1]  # the last "change" is n itself
     # Binary segmentation finds changes strongest first; predicting 1, 2, … changes replays
-    # that order. Each is kept only if it is significant between its neighbours kept so far,
-    # so the strong changes are tested on long segments before weak ones split them.
+    # that order. A change is kept only if it is significant between its neighbours kept so
+    # far; when the strongest split of a stretch is not, the stretch has no change (weaker
+    # splits inside it would only misplace the one that failed).
     accepted: list[int] = []
+    closed: list[tuple[int, int]] = []
     for count in range(1, len(found) + 1):
-        new = sorted(set(algo.predict(n_bkps=count)[:-1]) - set(accepted))
-        for cut in new:
+        for cut in sorted(set(algo.predict(n_bkps=count)[:-1]) - set(accepted)):
+            if any(lo < cut < hi for lo, hi in closed):
+                continue
             bounds = [0, *sorted([*accepted, cut]), n]
             i = bounds.index(cut)
             if _rank_test(x[bounds[i - 1]:cut], x[cut:bounds[i + 1]]) <= alpha:
                 accepted.append(cut)
+            else:
+                closed.append((bounds[i - 1], bounds[i + 1]))
     bounds = [0, *sorted(accepted), n]
     steps = []
     for i in range(1, len(bounds) - 1):
