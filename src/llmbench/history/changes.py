@@ -57,6 +57,12 @@ class Point:
     baseline: float | None
     allowed: float | None
     config_hash: str | None
+    seed_policy: str = "same"
+
+    @property
+    def comparable_key(self) -> tuple[str | None, str]:
+        """Runs with another benchmark config or seed policy measure something else."""
+        return self.config_hash, self.seed_policy
 
 
 @dataclass
@@ -193,19 +199,21 @@ def build_series(rows: Iterable[dict[str, Any]]) -> list[Series]:
             value=float(row["value"]),
             samples=[float(v) for v in (row.get("samples") or []) if v is not None],
             verdict=row.get("verdict"), outcome=row.get("outcome"), baseline=row.get("baseline"),
-            allowed=row.get("allowed"), config_hash=row.get("config_hash")))
+            allowed=row.get("allowed"), config_hash=row.get("config_hash"),
+            seed_policy=row.get("seed_policy") or "same"))
     return [by_key[key] for key in sorted(by_key)]
 
 
 def series_changes(series: Series, *, penalty: float = PENALTY, min_size: int = MIN_SIZE,
                    alpha: float = ALPHA) -> list[Change]:
-    """Changes within each stretch of runs with the same config hash: a change of the
-    benchmark's params is "not comparable", not a change point."""
+    """Changes within each stretch of runs with the same config hash and seed policy: a change
+    of the benchmark's params (or from fresh-seed to same-seed repeats) is "not comparable",
+    not a change point."""
     changes = []
     start = 0
     points = series.points
     for end in range(1, len(points) + 1):
-        if end < len(points) and points[end].config_hash == points[start].config_hash:
+        if end < len(points) and points[end].comparable_key == points[start].comparable_key:
             continue
         for step in change_points(series.values[start:end], penalty=penalty,
                                   min_size=min_size, alpha=alpha):

@@ -180,8 +180,10 @@ def _metric_page(bench: str, profile: str, device: str, metric: str, group: list
     sections = []
     for s in sorted(group, key=lambda s: s.key.hardware_key):
         found = changes[id(s)]
+        days = [f"{p.time:%m-%d}" for p in s.points]
+        label = "%m-%d" if len(set(days)) == len(days) else "%m-%d %H:%M"
         points = [ChartPoint(
-            label=f"{p.time:%m-%d}", value=p.value, samples=p.samples, baseline=p.baseline,
+            label=p.time.strftime(label), value=p.value, samples=p.samples, baseline=p.baseline,
             allowed=p.allowed, href=_commit_href(p.commit, p.run_id, template, "../"),
             title=(f"{p.time:%Y-%m-%d %H:%M} UTC · {(p.commit or 'no commit')[:10]} · "
                    f"{fmt(p.value)} {s.unit} · {p.verdict or p.outcome or ''}"))

@@ -40,6 +40,7 @@ class MetricRow:
     device: str
     hardware_key: str
     config_hash: str | None
+    seed_policy: str  # "same" or "fresh": fresh-seed medians are not comparable with same-seed
     outcome: str | None
     metric: str
     value: float | None  # None when the run produced NaN/inf
@@ -133,6 +134,8 @@ def run_from_results(results: dict[str, Any], source: str) -> Run:
         if not isinstance(metrics, dict):
             raise ValueError(f"{where}: field 'result.metrics' is not an object")
         comparison = record.get("comparison") or {}
+        repeats = result.get("repeats") or {}
+        seed_policy = str(repeats.get("seed_policy") or "same")
         for name, metric in sorted(metrics.items()):
             key = (record["benchmark_id"], record["profile"], record["device"], name)
             if key in seen:
@@ -145,7 +148,8 @@ def run_from_results(results: dict[str, Any], source: str) -> Run:
             row = row if isinstance(row, dict) else {}
             samples = metric.get("samples")
             run.metrics.append(MetricRow(
-                **common, metric=name, value=_number(metric["value"]),
+                **common, seed_policy=seed_policy, metric=name,
+                value=_number(metric["value"]),
                 unit=str(metric.get("unit") or ""),
                 direction=str(metric.get("direction") or "lower"),
                 scope=str(metric.get("scope") or "quality"),
