@@ -131,7 +131,10 @@ def _index_page(title: str, benchmarks: list[dict[str, Any]], runs: list[dict[st
                 changes: dict[int, list[Change]], template: str | None) -> str:
     latest = _latest_by_benchmark(benchmarks)
     cards = []
-    for (bench, profile, device), row in sorted(latest.items()):
+    # most recently run first, then by name
+    ordered = sorted(latest.items(), key=lambda kv: kv[0])
+    ordered.sort(key=lambda kv: kv[1]["run_time"], reverse=True)
+    for (bench, profile, device), row in ordered:
         cells = []
         for (b, p, d, metric), group in sorted(by_metric.items()):
             if (b, p, d) != (bench, profile, device):
