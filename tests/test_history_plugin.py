@@ -75,3 +75,13 @@ def test_a_broken_store_is_a_warning_and_results_json_survives(bench):
     assert "secret" not in result.stdout.str()
     data = json.loads((bench.path / ".llmbench" / "results.json").read_text())
     assert len(data["benchmarks"]) == 2
+
+
+def test_under_xdist_the_run_is_appended_once_with_every_worker_s_benchmarks(bench):
+    pytest.importorskip("xdist")
+    result = bench.runpytest("--bench-profile", "smoke", "--update-baselines", "-n", "2")
+    result.assert_outcomes(passed=2)
+    with HistoryStore(str(bench.path / ".llmbench" / "history.sqlite")) as store:
+        assert len(store.runs()) == 1
+        assert sorted({r["benchmark_id"] for r in store.measurement_rows()}) == [
+            "bench/fake/r16", "bench/fake/r8"]
