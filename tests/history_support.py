@@ -116,3 +116,23 @@ def nightly(results: dict[str, Any], nights: int, *, metric: str, shift_at: int 
             "verdict": "pass", "baseline": base, "allowed": 0.1 * base}
         docs.append(doc)
     return docs
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A PostgreSQL server for the module's tests (skips with the reason where none starts)."""
+    yield from start_postgres()
+
+
+@pytest.fixture
+def postgres_db(postgres_url, request):
+    """A fresh, empty database on that server for one test."""
+    import hashlib
+
+    import psycopg
+
+    name = "t_" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    return postgres_url.rsplit("/", 1)[0] + f"/{name}"

@@ -10,6 +10,8 @@ import torch  # noqa: F401
 
 pytest.importorskip("sqlalchemy", reason="comes with llmbench[history]")
 
+from history_support import postgres_db, postgres_url  # noqa: E402, F401
+
 from llmbench.history import HistoryStore  # noqa: E402
 
 BENCH = """
@@ -85,3 +87,12 @@ def test_under_xdist_the_run_is_appended_once_with_every_worker_s_benchmarks(ben
         assert len(store.runs()) == 1
         assert sorted({r["benchmark_id"] for r in store.measurement_rows()}) == [
             "bench/fake/r16", "bench/fake/r8"]
+
+
+def test_a_postgresql_url_works_from_the_command_line(bench, postgres_db):  # noqa: F811
+    result = bench.runpytest("--bench-profile", "smoke", "--update-baselines",
+                             "--bench-history", postgres_db)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["history: postgresql://llmbench@127.0.0.1:*(+4 metric rows*"])
+    with HistoryStore(postgres_db) as store:
+        assert store.count() == 4

@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from history_support import session, start_postgres, variant
+from history_support import postgres_db, postgres_url, session, variant  # noqa: F401
 
 pytest.importorskip("sqlalchemy", reason="comes with llmbench[history]")
 
@@ -26,25 +26,11 @@ from llmbench.history import (  # noqa: E402
 )
 
 
-@pytest.fixture(scope="module")
-def postgres_url():
-    yield from start_postgres()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def location(request, tmp_path):
     if request.param == "sqlite":
         return str(tmp_path / "history.sqlite")
-    url = request.getfixturevalue("postgres_url")
-    # A fresh database per test on the shared server.
-    import psycopg
-
-    name = f"t_{abs(hash(request.node.nodeid)) % 10**12}"
-    with psycopg.connect(url.replace("postgresql://", "postgresql://", 1),
-                         autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
-    return url.rsplit("/", 1)[0] + f"/{name}"
+    return request.getfixturevalue("postgres_db")
 
 
 def test_rows_carry_what_the_issue_lists():
