@@ -21,16 +21,20 @@ from typing import Any
 
 import pytest
 
-from llmbench.profiles import DEFAULT_PROFILE, RagSettings, get_profile
-from llmbench.suites.rag.data import RagDataError
-from llmbench.suites.rag.generators import (
+from llmbench.pytest_plugin.extras import require_extra
+
+require_extra("rag", "judge")
+
+from llmbench.profiles import DEFAULT_PROFILE, RagSettings, get_profile  # noqa: E402
+from llmbench.suites.rag.data import RagDataError  # noqa: E402
+from llmbench.suites.rag.generators import (  # noqa: E402
     OPENAI_PREFIX,
     GenerationError,
     GeneratorUnavailable,
     UnknownGeneratorError,
 )
-from llmbench.suites.rag.pipeline import retrieval_task, run_rag_benchmark
-from llmbench.suites.rag.retrievers import UnknownRetrieverError
+from llmbench.suites.rag.pipeline import retrieval_task, run_rag_benchmark  # noqa: E402
+from llmbench.suites.rag.retrievers import UnknownRetrieverError  # noqa: E402
 
 pytestmark = pytest.mark.rag
 

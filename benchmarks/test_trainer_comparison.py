@@ -13,12 +13,11 @@ TRACKER_BUDGET_PCT = 2.0  # the trackers may cost at most this share of the trai
 
 def test_loop_vs_trainer(bench_profile, bench_device, regression):
     settings = bench_profile.lora
-    regression.measure(
+    checked = regression.measure(
         lambda seed: run_trainer_comparison(replace(settings, seed=seed), rank=settings.ranks[0],
                                             device=bench_device),
         seed=settings.seed)
-    result = regression.last_result
-    sampler_pct = result.metrics["sampler_cpu_pct"].value
+    sampler_pct = checked.result.metrics["sampler_cpu_pct"].value
     assert sampler_pct < TRACKER_BUDGET_PCT, (
         f"the RSS sampler used {sampler_pct:.2f}% of the training time "
         f"(budget {TRACKER_BUDGET_PCT}%)")

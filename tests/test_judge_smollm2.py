@@ -7,7 +7,8 @@ import json
 import pytest
 import torch
 
-from llmbench.judges import OFFLINE_JUDGE, YesNoJudgeClient, cached_judge
+from llmbench.judges import OFFLINE_JUDGE, cached_judge
+from llmbench.judges.offline import YesNoJudgeClient
 
 QUESTION = "How long is the indoor tank at Skerrin?"
 REFERENCE = "The Skerrin Test Basin is a 90-metre indoor tank."

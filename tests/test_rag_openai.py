@@ -144,5 +144,5 @@ def test_pipeline_without_usage_reports_tokens_unavailable(endpoint, tiny_rag):
     with endpoint(FakeOpenAI(usage=False)):
         result = run_rag_benchmark(settings, "openai:fake-model", "none")
     assert "total_tokens" not in result.metrics
-    assert "tokens" in result.artifacts["unavailable_metrics"]
-    assert any(note.startswith("tokens unavailable") for note in result.notes)
+    assert "total_tokens" in result.unavailable  # "unavailable", not "missing", vs a baseline
+    assert any(note.startswith("total_tokens unavailable") for note in result.notes)

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from llmbench.regression.stats import TESTED_TOLERANCE_SIGMAS
 from llmbench.report import load_results, render_report
 from llmbench.report.schema import validate_results
 
@@ -54,7 +53,7 @@ def cmd_noise_study(args: argparse.Namespace) -> int:
 
     calibration = [_load(path) for path in args.calibration_run or []]
     rows = study(_load(args.a), _load(args.b), args.metric, calibration, trials=args.trials,
-                 repeats=args.repeats, tested_sigmas=args.tested_sigmas)
+                 repeats=args.repeats)
     print(summarize(rows) if args.summary else to_markdown(rows), end="")
     return 0
 
@@ -93,9 +92,6 @@ def build_parser() -> argparse.ArgumentParser:
     noise.add_argument("--trials", type=int, default=1000, help="trials per effect size")
     noise.add_argument("--repeats", type=int, default=5,
                        help="samples per side for the repeated rules (default 5)")
-    noise.add_argument("--tested-sigmas", type=float, default=TESTED_TOLERANCE_SIGMAS,
-                       help="tolerance, in sigmas, that the significance test backs "
-                            f"(default {TESTED_TOLERANCE_SIGMAS:g})")
     noise.add_argument("--summary", action="store_true",
                        help="one line per rule, averaged over benchmarks and metrics")
     noise.set_defaults(func=cmd_noise_study)

@@ -45,7 +45,7 @@ def render_report(results: dict[str, Any], out_dir: Path, *, step_summary: str |
     ``step_summary``: a file (``$GITHUB_STEP_SUMMARY``) to append the summary to, without
     image links.
     """
-    from llmbench.regression.baselines import atomic_write_text
+    from llmbench.core.files import atomic_write_text
     from llmbench.report.plots import write_plots
     from llmbench.report.summary import render_summary
     from llmbench.report.tables import build_tables
