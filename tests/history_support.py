@@ -75,7 +75,10 @@ def start_postgres() -> Iterator[str]:
     port = _free_port()
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=120)
+        try:
+            return subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            pytest.skip(f"cannot run {' '.join([*prefix, *args][:4])}: {exc}")
 
     try:
         init = run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "llmbench",
