@@ -4,6 +4,7 @@
     llmbench compare old/results.json new/results.json [--changed]
     llmbench noise-study session-a/results.json session-b/results.json --metric runtime_s
     llmbench profiles [NAME ...] [--project DIR] [--json]
+    llmbench history import|changes|html|study ...   (llmbench.cli_history)
 """
 
 from __future__ import annotations
@@ -126,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
                                "current directory and its parents)")
     profiles.add_argument("--json", action="store_true", help="machine-readable output")
     profiles.set_defaults(func=cmd_profiles)
+
+    from llmbench.cli_history import add_history_commands
+
+    add_history_commands(sub)
     return parser
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from llmbench.measure.progress import StepProgress, get_logger
 from llmbench.measure.trackers import LatencyReport, synchronize
 from llmbench.sources.data import IGNORE_INDEX, TokenizedExample, collate
 
@@ -102,6 +103,7 @@ def train(model: torch.nn.Module, examples: list[TokenizedExample], config: Trai
     model.train()
     report = TrainReport(warmup_steps=config.warmup_steps)
     batches = iterate_batches(examples, config, pad_token_id)
+    progress = StepProgress(config.name, total=config.steps, logger=get_logger("train"))
 
     for step in range(1, config.steps + 1):
         synchronize(device)
@@ -118,6 +120,7 @@ def train(model: torch.nn.Module, examples: list[TokenizedExample], config: Trai
             raise TrainingDivergedError(
                 f"{config.name}: loss is {loss_value} at step {step}/{config.steps} "
                 f"(lr={config.lr}, batch_size={config.batch_size}, seed={config.seed})")
+        progress.update(step, loss=loss_value)
     return report
 
 

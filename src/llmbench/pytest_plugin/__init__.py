@@ -47,6 +47,10 @@ STATE_KEY = pytest.StashKey[BenchSession]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+    # The result history (llmbench.history): --bench-history / --no-bench-history.
+    from llmbench.pytest_plugin.history_hook import add_history_options
+
+    add_history_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -183,6 +187,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if state.records:
         state.write_report()
+        from llmbench.pytest_plugin.history_hook import append_to_history
+
+        state.history_note = append_to_history(session.config, state.written_report)
         if session.config.getoption("wandb"):
             from llmbench.report.wandb_log import log_records
 
@@ -216,6 +223,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             tr.write_line(f"  {path}")
     if state.written_report:
         tr.write_line(f"\nreport: {state.written_report}")
+    if getattr(state, "history_note", None):
+        tr.write_line(state.history_note)
 
 
 __all__ = ["MARKERS", "STATE_KEY", "BenchSession", "Record", "RegressionCheck",

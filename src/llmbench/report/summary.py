@@ -136,6 +136,7 @@ def render_summary(results: dict[str, Any], tables: list[Table], problems: list[
         if table.extra_columns:
             out += ["<details><summary>Other metrics</summary>", "",
                     render_table(table, extra=True), "", "</details>", ""]
+        out += _ranking(table)
         for image in (plots or {}).get(table.key, []):
             out += [f"![{image.stem}]({image.as_posix()})", ""]
     if tables:
@@ -144,6 +145,21 @@ def render_summary(results: dict[str, Any], tables: list[Table], problems: list[
         out += [f"<sub>{legend(used)}</sub>", ""]
     out += _details(records, problems)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _ranking(table: Table) -> list[str]:
+    """RAG configurations ranked by the mean of their min-max normalized quality scores."""
+    results = [row.record.get("result") for row in table.rows]
+    usable = [r for r in results if r and (r.get("artifacts") or {}).get("config")]
+    if table.suite != "rag" or len(usable) < 2:
+        return []
+    from llmbench.report.ranking import DEFAULT_RANKING_METRICS, rank_rag_results
+
+    ranked = rank_rag_results(usable)
+    lines = [f"Ranking (mean of min-max normalized {', '.join(DEFAULT_RANKING_METRICS)}; "
+             "1 = best on every score):", "", "| # | Configuration | Score |", "|---:|---|---:|"]
+    lines += [f"| {r.rank} | {_escape(r.name)} | {format_number(r.score)} |" for r in ranked]
+    return lines + [""]
 
 
 def _time_section(records: list[dict[str, Any]]) -> list[str]:
