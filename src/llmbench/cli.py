@@ -3,11 +3,14 @@
     llmbench report .llmbench/results.json [--out DIR]
     llmbench compare old/results.json new/results.json [--changed]
     llmbench noise-study session-a/results.json session-b/results.json --metric runtime_s
+    llmbench profiles [NAME ...] [--project DIR] [--json]
+    llmbench history import|changes|html|study ...   (llmbench.cli_history)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -57,9 +60,28 @@ def cmd_noise_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_profiles(args: argparse.Namespace) -> int:
+    from llmbench.profiles import project_registry
+    from llmbench.profiles.listing import as_toml, render_rows, summary_rows
+
+    registry = project_registry(Path(args.project))
+    profiles = [registry.get(name) for name in args.names] or list(registry)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in profiles], indent=2))
+    elif args.names:
+        print("\n".join(as_toml(p) for p in profiles), end="")
+    else:
+        print(render_rows(summary_rows(profiles)))
+        searched = ", ".join(map(str, registry.files)) or "no pyproject.toml or llmbench.toml"
+        print(f"\nproject profiles read from: {searched}")
+        print("every resolved setting of one: llmbench profiles NAME")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmbench",
-                                     description="Reports of llmbench runs (results.json).")
+                                     description="Reports of llmbench runs (results.json) and the "
+                                                 "profiles a run can use.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     report = sub.add_parser("report", help="write summary.md and plots from a results.json")
@@ -94,6 +116,21 @@ def build_parser() -> argparse.ArgumentParser:
     noise.add_argument("--summary", action="store_true",
                        help="one line per rule, averaged over benchmarks and metrics")
     noise.set_defaults(func=cmd_noise_study)
+
+    profiles = sub.add_parser("profiles",
+                              help="list the built-in and the project's profiles: where each "
+                                   "comes from and its resolved settings")
+    profiles.add_argument("names", nargs="*", metavar="NAME",
+                          help="print these profiles' resolved settings in full (as TOML)")
+    profiles.add_argument("--project", default=".", metavar="DIR",
+                          help="where to look for pyproject.toml / llmbench.toml (default: the "
+                               "current directory and its parents)")
+    profiles.add_argument("--json", action="store_true", help="machine-readable output")
+    profiles.set_defaults(func=cmd_profiles)
+
+    from llmbench.cli_history import add_history_commands
+
+    add_history_commands(sub)
     return parser
 
 

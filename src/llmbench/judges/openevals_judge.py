@@ -43,7 +43,7 @@ from llmbench.core.remote import (
     openai_settings,
     settings_variables,
 )
-from llmbench.core.specs import NO_JUDGE, OFFLINE_JUDGE, OPENAI_PREFIX
+from llmbench.core.specs import NO_JUDGE, OFFLINE_JUDGE, OPENAI_PREFIX, judge_spec_problem
 from llmbench.core.tracing import untraced_unless_active
 from llmbench.judges.errors import JudgeError, JudgeUnavailable, UnknownJudgeError, UnscoredReply
 from llmbench.judges.offline import YES_NO_QUESTIONS, YesNoJudgeClient
@@ -53,8 +53,6 @@ FEEDBACK_KEYS = ("correctness", "helpfulness")
 
 DEFAULT_ATTEMPTS = 3  # per judgment, for replies that do not parse
 JUDGE_ENV_PREFIX = "LLMBENCH_JUDGE_"  # LLMBENCH_JUDGE_OPENAI_API_KEY / _BASE_URL
-# Offline judge specs that validate_judge_spec accepts (make_judge builds them).
-OFFLINE_JUDGE_SPECS: tuple[str, ...] = (OFFLINE_JUDGE,)
 # A reply openevals could not turn into a score: asked again.
 UNPARSEABLE = (json.JSONDecodeError, KeyError, TypeError, UnscoredReply)
 
@@ -150,15 +148,14 @@ def _valid_score(score: Any) -> float:
 
 
 def validate_judge_spec(spec: str) -> None:
-    """Raise ``UnknownJudgeError`` (a ValueError) naming the valid choices unless ``spec`` is
-    one; checks the form only (no model is loaded, no endpoint called)."""
-    if isinstance(spec, str) and (spec == NO_JUDGE or spec in OFFLINE_JUDGE_SPECS or (
-            spec.startswith(OPENAI_PREFIX) and spec[len(OPENAI_PREFIX):].strip())):
+    """Raise ``UnknownJudgeError`` (a ValueError) naming the valid choices unless ``spec`` has
+    the form of a judge spec (``llmbench.core.specs.judge_spec_problem``: nothing is loaded,
+    no endpoint called)."""
+    if judge_spec_problem(spec) is None:
         return
-    raise UnknownJudgeError(f"unknown judge {spec!r} (--judge): use "
-                            f"{', '.join(OFFLINE_JUDGE_SPECS)} (offline; {OFFLINE_JUDGE} is the "
-                            f"default), {OPENAI_PREFIX}<model> (e.g. openai:gpt-4o-mini, any "
-                            f"OpenAI-compatible server via OPENAI_BASE_URL) or {NO_JUDGE}")
+    raise UnknownJudgeError(f"unknown judge {spec!r} (--judge): use {OFFLINE_JUDGE} (offline, "
+                            f"the default), {OPENAI_PREFIX}<model> (e.g. openai:gpt-4o-mini, "
+                            f"any OpenAI-compatible server via OPENAI_BASE_URL) or {NO_JUDGE}")
 
 
 def make_judge(spec: str, *, client: Any = None, attempts: int = DEFAULT_ATTEMPTS,

@@ -17,10 +17,17 @@ from typing import Any
 
 import pytest
 
-from llmbench.profiles import DEFAULT_PROFILE, Profile, get_profile
+from llmbench.profiles import Profile
 from llmbench.pytest_plugin import remote
 from llmbench.pytest_plugin.check import RegressionCheck, benchmark_id_for, record_for_error
 from llmbench.pytest_plugin.options import GROUP, add_options, check_options
+from llmbench.pytest_plugin.profiles import (
+    collection_profiles,
+    configure_profiles,
+    resolve_profile,
+    skip_suites_without_hub,
+    skip_without_hub,
+)
 from llmbench.pytest_plugin.session import BenchSession, Record
 from llmbench.pytest_plugin.terminal import summary_lines
 from llmbench.regression import environment
@@ -41,6 +48,10 @@ STATE_KEY = pytest.StashKey[BenchSession]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+    # The result history (llmbench.history): --bench-history / --no-bench-history.
+    from llmbench.pytest_plugin.history_hook import add_history_options
+
+    add_history_options(parser)
 
     # Remote endpoints (openai: generators and judges): llmbench.pytest_plugin.remote
     group = parser.getgroup(GROUP)
@@ -65,9 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("LANGSMITH_TEST_TRACKING", "false")
     try:
         check_options(config)
-        if config.getoption("bench_profile") is not None:
-            get_profile(config.getoption("bench_profile"))
-        get_profile("smoke").with_overrides(steps=config.getoption("bench_steps"))
+        configure_profiles(config)
         remote.configure(config)  # --judge, generator specs, --remote-deadline, --require-network
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -133,16 +142,13 @@ def bench_device(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def resolve_profile(config: pytest.Config, device: str) -> Profile:
-    name = config.getoption("bench_profile") or DEFAULT_PROFILE[device]
-    return get_profile(name).with_overrides(steps=config.getoption("bench_steps"))
-
-
 @pytest.fixture
 def bench_profile(request: pytest.FixtureRequest) -> Profile:
     device = (request.getfixturevalue("bench_device")
               if "bench_device" in request.fixturenames else "cpu")
-    return resolve_profile(request.config, device)
+    profile = resolve_profile(request.config, device)
+    skip_suites_without_hub(request, profile)
+    return profile
 
 
 @pytest.fixture
@@ -192,6 +198,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if state.records:
         state.write_report()
+        from llmbench.pytest_plugin.history_hook import append_to_history
+
+        state.history_note = append_to_history(session.config, state.written_report)
         if session.config.getoption("wandb"):
             from llmbench.report.wandb_log import log_records
 
@@ -225,7 +234,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             tr.write_line(f"  {path}")
     if state.written_report:
         tr.write_line(f"\nreport: {state.written_report}")
+    if getattr(state, "history_note", None):
+        tr.write_line(state.history_note)
 
 
 __all__ = ["MARKERS", "STATE_KEY", "BenchSession", "Record", "RegressionCheck",
-           "benchmark_id_for", "cuda_problem", "resolve_profile"]
+           "benchmark_id_for", "collection_profiles", "cuda_problem", "resolve_profile",
+           "skip_without_hub"]

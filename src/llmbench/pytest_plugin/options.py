@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from llmbench.profiles import PROFILES
+from llmbench.core.specs import GENERATOR_FORMS
+from llmbench.profiles import ALL_PRECISIONS, ALL_RETRIEVERS, PROFILES
 from llmbench.regression.repeats import SeedPolicy
 from llmbench.regression.stats import DEFAULT_ALPHA
 
@@ -62,7 +63,9 @@ def add_options(parser: pytest.Parser) -> None:
                     help="directory of baseline JSON files, relative to the rootdir "
                          "(default: baselines/)")
     group.addoption("--bench-profile", default=None, metavar="NAME",
-                    help=f"profile: {', '.join(PROFILES)} (default: embedded on CPU, "
+                    help=f"profile: {', '.join(PROFILES)}, or one of the project's "
+                         "[tool.llmbench.profiles.NAME] (pyproject.toml / llmbench.toml; "
+                         "`llmbench profiles` lists them) (default: embedded on CPU, "
                          "opt-350m-random on CUDA)")
     group.addoption("--bench-report", default=".llmbench", metavar="DIR",
                     help="directory for results.json and the report, relative to the rootdir "
@@ -107,6 +110,18 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--hardware-key", default=None, metavar="NAME",
                     help="name this runner's hardware for cost baselines instead of the "
                          "detected cpu/<model> xN (also $LLMBENCH_HARDWARE_KEY)")
+
+    # Profile axes from the command line: each replaces one axis of the resolved profile. The
+    # cases they keep have the same ids and params, so they compare with the same baselines.
+    group.addoption("--lora-ranks", default=None, metavar="R,R",
+                    help="LoRA ranks to run instead of the profile's, e.g. 8,64")
+    group.addoption("--precisions", default=None, metavar="P,P",
+                    help=f"precisions to run instead of the profile's: {', '.join(ALL_PRECISIONS)}")
+    group.addoption("--rag-generators", default=None, metavar="SPEC,SPEC",
+                    help="RAG generators instead of the profile's: "
+                         f"{', '.join(GENERATOR_FORMS)}")
+    group.addoption("--rag-retrievers", default=None, metavar="NAME,NAME",
+                    help=f"RAG retrievers instead of the profile's: {', '.join(ALL_RETRIEVERS)}")
     _GROUP[:] = [group]
 
 

@@ -25,20 +25,17 @@ NETWORK_MARK = "network"
 
 
 def configure(config: pytest.Config) -> None:
-    """Validate the endpoint options (``ValueError``) and register the hooks of this module."""
+    """Validate the endpoint options (``ValueError``) and register the hooks of this module.
+    Runs after ``configure_profiles`` (the profiles check their own generator and judge specs)."""
     from llmbench.judges.openevals_judge import validate_judge_spec
-    from llmbench.profiles import DEFAULT_PROFILE, get_profile
+    from llmbench.pytest_plugin.profiles import collection_profiles
     from llmbench.suites.rag.generators import validate_generator_spec
 
     Deadline(config.getoption("remote_deadline"))  # raises on <= 0
-    names = ([config.getoption("bench_profile")] if config.getoption("bench_profile")
-             else sorted(set(DEFAULT_PROFILE.values())))
-    settings = [get_profile(name).rag for name in names]
-    judge = config.getoption("judge")
-    for spec in ([judge] if judge is not None else []) + [s.judge for s in settings]:
-        validate_judge_spec(spec)
-    for rag in settings:
-        for spec in rag.generators:
+    if config.getoption("judge") is not None:
+        validate_judge_spec(config.getoption("judge"))
+    for profile in collection_profiles(config):
+        for spec in profile.rag.generators:
             validate_generator_spec(spec)
     if config.getoption("require_network") and config.getoption("langsmith") and not (
             os.environ.get("LANGSMITH_API_KEY") or os.environ.get("LANGCHAIN_API_KEY")):

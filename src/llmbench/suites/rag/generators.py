@@ -35,12 +35,19 @@ from llmbench.core.remote import (
     openai_client,
     openai_settings,
 )
-from llmbench.core.specs import HF_PREFIX, OFFLINE_MODELS, OPENAI_PREFIX, SMOLLM2
+from llmbench.core.specs import (
+    GENERATOR_FORMS,
+    HF_PREFIX,
+    OFFLINE_MODELS,
+    OPENAI_PREFIX,
+    SMOLLM2,
+    generator_spec_problem,
+)
 from llmbench.suites.rag.prompts import Messages
 
 log = logging.getLogger("llmbench")
 
-SPEC_FORMS = f"{SMOLLM2}, {HF_PREFIX}<model id or path>, {OPENAI_PREFIX}<model>"
+SPEC_FORMS = ", ".join(GENERATOR_FORMS)
 
 
 class UnknownGeneratorError(ValueError):
@@ -79,16 +86,13 @@ class Generator(ABC):
 
 def validate_generator_spec(spec: str) -> None:
     """Raise ``UnknownGeneratorError`` (a ValueError) naming the valid forms unless ``spec`` is
-    one; checks the form only (nothing is loaded or called)."""
-    if not isinstance(spec, str) or not spec.strip():
-        raise UnknownGeneratorError(f"empty generator spec; use one of: {SPEC_FORMS}")
-    if spec == SMOLLM2 or any(spec.startswith(prefix) and spec[len(prefix):].strip()
-                              for prefix in (HF_PREFIX, OPENAI_PREFIX)):
+    one (``llmbench.core.specs.generator_spec_problem``: nothing is loaded or called)."""
+    problem = generator_spec_problem(spec)
+    if problem is None:
         return
-    hint = (f" (did you mean {HF_PREFIX}{spec}?)" if spec in OFFLINE_MODELS or "/" in spec
-            else "")
-    raise UnknownGeneratorError(f"unknown generator spec {spec!r}{hint}; use one of: "
-                                f"{SPEC_FORMS}")
+    hint = (f" (did you mean {HF_PREFIX}{spec}?)" if isinstance(spec, str) and spec and (
+        spec in OFFLINE_MODELS or "/" in spec) else "")
+    raise UnknownGeneratorError(problem + hint)
 
 
 def build_generator(spec: str, *, device: str = "cpu", timeout_s: float = DEFAULT_TIMEOUT_S,

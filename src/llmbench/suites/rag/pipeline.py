@@ -82,7 +82,8 @@ def load_data(settings: RagSettings, corpus_dir: str | Path | None = None,
     """The corpus and the questions a run uses (the first ``settings.questions``)."""
     corpus = load_corpus(data_path(corpus_dir or settings.corpus),
                          chunk_chars=settings.chunk_chars)
-    items = load_qa(data_path(qa_path or settings.qa), corpus=corpus)
+    items = load_qa(data_path(qa_path or settings.qa), corpus=corpus,
+                    fields=settings.qa_field_map)
     if settings.questions is not None:
         if settings.questions < 1:
             raise ValueError(f"RagSettings.questions must be >= 1 or None, got "
