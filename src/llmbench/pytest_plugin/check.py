@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from llmbench.core.redaction import redact_secrets
 from llmbench.measure.machine import ProcessClock, starved
 from llmbench.profiles import Profile
 from llmbench.pytest_plugin.options import AUTO, accept_command
@@ -217,6 +218,8 @@ class RegressionCheck:
 
     def _conclude(self, record: Record) -> None:
         record.duration_s = time.perf_counter() - self.started
+        record.message, record.reason = redact_secrets(record.message), \
+            redact_secrets(record.reason)
         self.session.add(record)
         self.recorded = True
         if record.outcome.fails:

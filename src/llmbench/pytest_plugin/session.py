@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from llmbench.core.tracing import redact_secrets
+from llmbench.core.redaction import redact_data
 from llmbench.pytest_plugin.options import AUTO, CALIBRATION_REPEATS, rooted
 from llmbench.regression import environment
 from llmbench.regression.baselines import BaselineStore
@@ -37,10 +37,8 @@ class Record:
     duration_s: float | None = None  # wall time of the whole benchmark (all repeats)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = redact_data(asdict(self))  # the record leaves the process: no secret in it
         data["outcome"] = self.outcome.value
-        data["message"] = redact_secrets(self.message)
-        data["reason"] = redact_secrets(self.reason)
         return data
 
     @classmethod
