@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from llmbench.profiles import ALL_PRECISIONS
+from llmbench.pytest_plugin import collection_profiles
 from llmbench.suites.quant import PrecisionUnavailable, run_quant_benchmark
 
 pytestmark = pytest.mark.quant
@@ -41,7 +42,17 @@ class PedanticTimer:
         return list(metadata.stats.data)
 
 
-@pytest.mark.parametrize("precision", ALL_PRECISIONS)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "precision" in metafunc.fixturenames:
+        # every device's profile (a project profile's quant.precisions, or --precisions),
+        # fp32 first: it is the reference of the others
+        wanted = {p for profile in collection_profiles(metafunc.config)
+                  for p in profile.quant.precisions}
+        # as a mark, so pytest applies it after the plugin's device axis: ids stay "cpu-nf4"
+        metafunc.definition.add_marker(pytest.mark.parametrize(
+            "precision", [p for p in ALL_PRECISIONS if p in wanted]))
+
+
 def test_precision(precision, bench_profile, bench_device, regression, benchmark):
     settings = bench_profile.quant
     if precision not in settings.precisions:

@@ -21,22 +21,30 @@ from typing import Any
 
 import pytest
 
-from llmbench.profiles import DEFAULT_PROFILE, Profile, RagSettings, get_profile
-from llmbench.suites.rag.data import RagDataError
-from llmbench.suites.rag.generators import (
+from llmbench.pytest_plugin.extras import require_extra
+
+require_extra("rag", "judge")
+
+from llmbench.core.specs import hub_id  # noqa: E402
+from llmbench.judges.errors import JudgeError  # noqa: E402
+from llmbench.profiles import Profile, RagSettings  # noqa: E402
+from llmbench.pytest_plugin import resolve_profile, skip_without_hub  # noqa: E402
+from llmbench.suites.rag.data import RagDataError  # noqa: E402
+from llmbench.suites.rag.generators import (  # noqa: E402
     OPENAI_PREFIX,
     GenerationError,
     GeneratorUnavailable,
     UnknownGeneratorError,
 )
-from llmbench.suites.rag.pipeline import retrieval_task, run_rag_benchmark
-from llmbench.suites.rag.retrievers import UnknownRetrieverError
+from llmbench.suites.rag.pipeline import retrieval_task, run_rag_benchmark  # noqa: E402
+from llmbench.suites.rag.retrievers import UnknownRetrieverError  # noqa: E402
 
 pytestmark = pytest.mark.rag
 
 # Retrieval timed alone: "none" retrieves nothing, and multi-query's retrieval is mostly an LLM
 # call, which the end-to-end latency of test_rag already measures.
 TIMED_RETRIEVERS = ("dense", "bm25", "ensemble")
+EMBEDDING_RETRIEVERS = ("dense", "ensemble", "multi-query")
 
 
 def config_id(generator: str, retriever: str) -> str:
@@ -44,11 +52,9 @@ def config_id(generator: str, retriever: str) -> str:
 
 
 def _collection_settings(config: pytest.Config) -> RagSettings:
-    """The matrix is collected from the CPU profile; a test outside its device's profile skips."""
-    try:
-        return get_profile(config.getoption("bench_profile") or DEFAULT_PROFILE["cpu"]).rag
-    except ValueError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    """The matrix is collected from the CPU profile (with the project's profiles and the
+    --rag-generators / --rag-retrievers overrides); a test outside its device's profile skips."""
+    return resolve_profile(config, "cpu").rag
 
 
 def _judge_spec(config: pytest.Config, settings: RagSettings) -> str:
@@ -75,6 +81,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                              [r for r in TIMED_RETRIEVERS if r in settings.retrievers])
 
 
+def _hub_repos(settings: RagSettings, generator: str, retriever: str) -> list[str]:
+    """Hub repositories this configuration downloads (its generator, its embedder)."""
+    specs = [generator] + ([settings.embedder] if retriever in EMBEDDING_RETRIEVERS else [])
+    return [repo for repo in map(hub_id, specs) if repo]
+
+
 def _data_overrides(config: pytest.Config) -> dict[str, Any]:
     return {"corpus_dir": config.getoption("rag_corpus"), "qa_path": config.getoption("rag_qa")}
 
@@ -84,8 +96,8 @@ def _clear_failures(case: str) -> Iterator[None]:
     """Bad input and failed endpoints fail this case with their message, not a traceback."""
     try:
         yield
-    except (RagDataError, UnknownGeneratorError, UnknownRetrieverError,
-            GenerationError) as exc:
+    except (RagDataError, UnknownGeneratorError, UnknownRetrieverError, GenerationError,
+            JudgeError) as exc:
         raise pytest.fail.Exception(f"{case}: {exc}", pytrace=False) from None
 
 
@@ -111,6 +123,7 @@ def test_rag(rag_config, bench_profile, bench_device, regression, request):
     settings = bench_profile.rag
     if generator not in settings.generators or retriever not in settings.retrievers:
         pytest.skip(f"profile {bench_profile.name!r} does not include {generator} + {retriever}")
+    skip_without_hub(bench_profile, _hub_repos(settings, generator, retriever))
     judge = _judge(request.config, bench_profile)
 
     def run(seed: int):
@@ -137,6 +150,7 @@ def test_retrieval_latency(timed_retriever, bench_profile, bench_device, regress
     settings = bench_profile.rag
     if timed_retriever not in settings.retrievers:
         pytest.skip(f"profile {bench_profile.name!r} does not include {timed_retriever}")
+    skip_without_hub(bench_profile, _hub_repos(settings, "", timed_retriever))
     with _clear_failures(timed_retriever):
         task = retrieval_task(settings, timed_retriever, device=bench_device,
                               **_data_overrides(request.config))

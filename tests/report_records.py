@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from llmbench.pytest_plugin import Record
-from llmbench.regression.compare import Outcome, compare_metrics
+from llmbench.regression.compare import compare_result
 from llmbench.regression.results import Metric, Result, Scope
+from llmbench.regression.verdicts import Outcome, outcome_of
 
 ENV = {"device_class": "cpu", "hardware_key": "cpu/Test CPU x2", "cpu": "Test CPU",
        "cpu_count": 2, "python": "3.11.7", "os": "Linux 6.1",
@@ -28,9 +29,9 @@ def make_record(benchmark_id: str, suite: str, metrics: dict[str, Metric],
                    if k not in metrics or metrics[k].scope is Scope.QUALITY}
         cost = {k: v for k, v in baseline.items() if k in metrics and metrics[k].scope
                 is Scope.COST}
-        comparison = compare_metrics(metrics, quality or None, cost or None)
-        record.outcome = comparison.outcome
-        record.comparison = {row.name: row.to_dict() for row in comparison.rows}
+        rows = compare_result(result, quality or None, cost or None)
+        record.outcome = outcome_of([row.verdict for row in rows])
+        record.comparison = {row.name: row.to_dict() for row in rows}
         if record.outcome is not Outcome.PASS:
             record.message = f"{benchmark_id} {record.outcome.value}"
     return record.to_dict()

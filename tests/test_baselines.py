@@ -6,11 +6,11 @@ from llmbench.regression.baselines import (
     SCHEMA_VERSION,
     BaselineError,
     BaselineStore,
-    compare_with_baseline,
     config_hash,
 )
-from llmbench.regression.compare import Outcome
+from llmbench.regression.decide import decide
 from llmbench.regression.results import Result, cost, info, quality
+from llmbench.regression.verdicts import Outcome
 
 CPU_ENV = {"device_class": "cpu", "hardware_key": "cpu/Test CPU x2"}
 CUDA_ENV = {"device_class": "cuda", "hardware_key": "cuda/Test GPU"}
@@ -26,7 +26,7 @@ def make_result(loss=1.0, runtime=10.0, params=None):
 
 def test_write_then_load_round_trip(tmp_path):
     store = BaselineStore(tmp_path)
-    path = store.write("smoke", "lora_ranks/lora_rank/r8", make_result(), CPU_ENV, PROV, None)
+    path = store.write("smoke", "lora_ranks/lora_rank/r8", make_result(), CPU_ENV, PROV)
     assert path == tmp_path / "smoke" / "lora_ranks" / "lora_rank" / "r8.json"
     baseline = store.load("smoke", "lora_ranks/lora_rank/r8")
     assert baseline.data["schema_version"] == SCHEMA_VERSION
@@ -38,10 +38,8 @@ def test_write_then_load_round_trip(tmp_path):
 
 
 def test_file_format_is_stable_and_sorted(tmp_path):
-    first = BaselineStore(tmp_path / "1").write("smoke", "a/b/c", make_result(), CPU_ENV, PROV,
-                                                None).read_text()
-    again = BaselineStore(tmp_path / "2").write("smoke", "a/b/c", make_result(), CPU_ENV, PROV,
-                                                None).read_text()
+    first = BaselineStore(tmp_path / "1").write("smoke", "a/b/c", make_result(), CPU_ENV, PROV).read_text()
+    again = BaselineStore(tmp_path / "2").write("smoke", "a/b/c", make_result(), CPU_ENV, PROV).read_text()
     assert again == first
     data = json.loads(first)
     assert list(data) == sorted(data)
@@ -50,8 +48,8 @@ def test_file_format_is_stable_and_sorted(tmp_path):
 
 def test_update_keeps_other_device_classes(tmp_path):
     store = BaselineStore(tmp_path)
-    store.write("p", "x/y/z", make_result(loss=1.0), CPU_ENV, PROV, None)
-    store.write("p", "x/y/z", make_result(loss=2.0), CUDA_ENV, PROV, store.load("p", "x/y/z"))
+    store.write("p", "x/y/z", make_result(loss=1.0), CPU_ENV, PROV)
+    store.write("p", "x/y/z", make_result(loss=2.0), CUDA_ENV, PROV)
     baseline = store.load("p", "x/y/z")
     assert baseline.values("quality", "cpu") == {"loss": 1.0}
     assert baseline.values("quality", "cuda") == {"loss": 2.0}
@@ -59,9 +57,9 @@ def test_update_keeps_other_device_classes(tmp_path):
 
 def test_update_with_changed_params_drops_incomparable_entries(tmp_path):
     store = BaselineStore(tmp_path)
-    store.write("p", "x/y/z", make_result(), CPU_ENV, PROV, None)
+    store.write("p", "x/y/z", make_result(), CPU_ENV, PROV)
     new = make_result(params={"rank": 8, "steps": 20})
-    store.write("p", "x/y/z", new, CUDA_ENV, PROV, store.load("p", "x/y/z"))
+    store.write("p", "x/y/z", new, CUDA_ENV, PROV)
     baseline = store.load("p", "x/y/z")
     assert baseline.entry("quality", "cpu") is None
     assert baseline.data["config_hash"] == config_hash("lora", new.params)
@@ -69,17 +67,18 @@ def test_update_with_changed_params_drops_incomparable_entries(tmp_path):
 
 def test_interrupted_write_leaves_old_file_intact(tmp_path, monkeypatch):
     store = BaselineStore(tmp_path)
-    path = store.write("p", "x/y/z", make_result(loss=1.0), CPU_ENV, PROV, None)
+    path = store.write("p", "x/y/z", make_result(loss=1.0), CPU_ENV, PROV)
     before = path.read_text()
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("llmbench.regression.baselines.os.replace", boom)
+    monkeypatch.setattr("llmbench.core.files.os.replace", boom)
     with pytest.raises(KeyboardInterrupt):
-        store.write("p", "x/y/z", make_result(loss=9.0), CPU_ENV, PROV, store.load("p", "x/y/z"))
+        store.write("p", "x/y/z", make_result(loss=9.0), CPU_ENV, PROV)
     assert path.read_text() == before
-    assert [p.name for p in path.parent.iterdir()] == ["z.json"]
+    assert [p.name for p in path.parent.iterdir() if not p.name.startswith(".")] == ["z.json"]
+    assert not list(path.parent.glob(".*.tmp"))
 
 
 def test_missing_file_loads_as_none(tmp_path):
@@ -109,16 +108,16 @@ def test_corrupt_or_invalid_files_name_path_and_problem(tmp_path, content, probl
     assert problem in str(info_.value)
 
 
-def test_compare_with_baseline_picks_device_class_and_hardware(tmp_path):
+def test_decide_picks_device_class_and_hardware(tmp_path):
     store = BaselineStore(tmp_path)
-    store.write("p", "b", make_result(loss=1.0, runtime=10.0), CPU_ENV, PROV, None)
+    store.write("p", "b", make_result(loss=1.0, runtime=10.0), CPU_ENV, PROV)
     baseline = store.load("p", "b")
     worse = make_result(loss=1.2, runtime=10.0)
-    assert compare_with_baseline(worse, baseline, CPU_ENV).outcome is Outcome.REGRESSED
+    assert decide(worse, baseline, CPU_ENV).outcome is Outcome.REGRESSED
     slower_elsewhere = make_result(loss=1.0, runtime=100.0)
     other_cpu = {"device_class": "cpu", "hardware_key": "cpu/Other x64"}
-    assert compare_with_baseline(slower_elsewhere, baseline, other_cpu).outcome is Outcome.PASS
-    assert compare_with_baseline(slower_elsewhere, baseline, CPU_ENV).outcome is Outcome.REGRESSED
+    assert decide(slower_elsewhere, baseline, other_cpu).outcome is Outcome.PASS
+    assert decide(slower_elsewhere, baseline, CPU_ENV).outcome is Outcome.REGRESSED
 
 
 def test_loss_curve_is_kept_beside_quality_metrics_for_the_report(tmp_path):
@@ -126,7 +125,7 @@ def test_loss_curve_is_kept_beside_quality_metrics_for_the_report(tmp_path):
     result.artifacts["loss_curve"] = [3.0, 2.5, 2.0]
     result.artifacts["per_question"] = [{"q": "x"}]
     store = BaselineStore(tmp_path)
-    store.write("p", "b", result, CPU_ENV, PROV, None)
+    store.write("p", "b", result, CPU_ENV, PROV)
     entry = store.load("p", "b").entry("quality", "cpu")
     assert entry["artifacts"] == {"loss_curve": [3.0, 2.5, 2.0]}
 
@@ -135,7 +134,7 @@ def test_written_files_get_the_usual_mode_not_0600(tmp_path):
     import os
     umask = os.umask(0o022)
     try:
-        path = BaselineStore(tmp_path).write("p", "b", make_result(), CPU_ENV, PROV, None)
+        path = BaselineStore(tmp_path).write("p", "b", make_result(), CPU_ENV, PROV)
     finally:
         os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o644
@@ -143,14 +142,14 @@ def test_written_files_get_the_usual_mode_not_0600(tmp_path):
 
 def test_rewrite_keeps_the_previous_values_and_provenance(tmp_path):
     store = BaselineStore(tmp_path)
-    store.write("p", "x/y/z", make_result(loss=1.0), CPU_ENV, PROV, None)
+    store.write("p", "x/y/z", make_result(loss=1.0), CPU_ENV, PROV)
     accepted = {**PROV, "git_commit": "def", "reason": "new tokenizer", "author": "ana"}
-    store.write("p", "x/y/z", make_result(loss=1.2), CPU_ENV, accepted, store.load("p", "x/y/z"))
+    store.write("p", "x/y/z", make_result(loss=1.2), CPU_ENV, accepted)
     entry = store.load("p", "x/y/z").entry("quality", "cpu")
     assert entry["provenance"]["reason"] == "new tokenizer"
     assert entry["previous"] == {"provenance": PROV, "values": {"loss": 1.0}}
     # one level only: a third write keeps the second's values, not a chain
-    store.write("p", "x/y/z", make_result(loss=1.3), CPU_ENV, PROV, store.load("p", "x/y/z"))
+    store.write("p", "x/y/z", make_result(loss=1.3), CPU_ENV, PROV)
     previous = store.load("p", "x/y/z").entry("quality", "cpu")["previous"]
     assert previous["values"] == {"loss": 1.2} and "previous" not in previous
 
@@ -164,12 +163,12 @@ def test_version_1_files_are_still_read(tmp_path):
         config_hash(result.suite, result.params), "params": result.params,
         "quality": {"cpu": {"metrics": {"loss": {"value": 1.0}}}}, "cost": {}}))
     baseline = BaselineStore(tmp_path).load("p", "x/y/z")
-    assert compare_with_baseline(result, baseline, CPU_ENV).outcome is Outcome.PASS
+    assert decide(result, baseline, CPU_ENV).outcome is Outcome.PASS
 
 
 def test_samples_that_are_not_numbers_name_the_field(tmp_path):
     store = BaselineStore(tmp_path)
-    path = store.write("p", "x/y/z", make_result(), CPU_ENV, PROV, None)
+    path = store.write("p", "x/y/z", make_result(), CPU_ENV, PROV)
     data = json.loads(path.read_text())
     data["quality"]["cpu"]["metrics"]["loss"]["samples"] = [1.0, "fast"]
     path.write_text(json.dumps(data))

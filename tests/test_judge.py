@@ -97,6 +97,9 @@ def test_unknown_judge_spec_names_the_option_and_valid_forms():
 
 def test_openai_judge_without_key_is_unavailable_with_the_reason(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("LLMBENCH_JUDGE_OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("LLMBENCH_JUDGE_OPENAI_BASE_URL", raising=False)
     with pytest.raises(JudgeUnavailable, match="OPENAI_API_KEY"):
         make_judge("openai:o3-mini")
 

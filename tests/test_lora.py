@@ -23,7 +23,8 @@ def test_result_has_every_metric(tiny_result):
     assert tiny_result.suite == "lora"
     expected = {"final_train_loss", "eval_loss", "settling_step", "runtime_s", "median_step_s",
                 "tokens_per_s", "trainable_params", "total_params", "adapter_mb", "load_s",
-                "train_examples", "rss_mean_mb", "rss_std_mb", "rss_min_mb", "rss_max_mb"}
+                "train_examples", "rss_growth_mb", "rss_mean_mb", "rss_std_mb", "rss_min_mb",
+                "rss_max_mb"}
     assert set(tiny_result.metrics) == expected  # no CUDA metrics on the CPU
     assert all(m.is_finite for m in tiny_result.metrics.values())
     assert len(tiny_result.artifacts["loss_curve"]) == TINY.steps
@@ -99,7 +100,7 @@ def test_cuda_oom_names_the_config_and_releases_memory(monkeypatch):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     monkeypatch.setattr(lora, "_run", out_of_memory)
-    monkeypatch.setattr(lora, "release_memory", lambda: released.append(True))
+    monkeypatch.setattr("llmbench.measure.oom.release_memory", lambda: released.append(True))
     with pytest.raises(CudaOutOfMemoryError) as err:
         run_lora_benchmark(TINY, rank=256, device="cuda")
     assert "LoRA r=256 on tiny-opt-random (cuda" in str(err.value)

@@ -35,3 +35,20 @@ def test_silent_unless_info_is_enabled(caplog):
     with caplog.at_level(logging.WARNING, logger="llmbench"):
         StepProgress("quiet", total=2).update(2, loss=1.0)
     assert caplog.records == []
+
+
+def test_the_training_loop_reports_progress_at_info(caplog):
+    import logging
+
+    from llmbench.measure.training import TrainConfig, train
+    from llmbench.sources.data import TokenizedExample
+    from llmbench.sources.models import load_model
+
+    model = load_model("tiny-opt-random")
+    examples = [TokenizedExample([5, 6, 7, 8], [-100, 6, 7, 8])] * 4
+    with caplog.at_level(logging.INFO, logger="llmbench.train"):
+        train(model, examples, TrainConfig(steps=3, batch_size=2, lr=1e-3, name="lora r8 test"),
+              pad_token_id=0)
+    lines = [r.getMessage() for r in caplog.records if r.name == "llmbench.train"]
+    assert lines[0].startswith("lora r8 test: step 1/3") and "loss=" in lines[0]
+    assert lines[-1].startswith("lora r8 test: step 3/3 (100%)")

@@ -145,3 +145,73 @@ def test_qa_digest_depends_on_the_selected_items(tmp_path):
     items = load_qa(qa)
     assert qa_digest(items[:2]) == qa_digest(load_qa(qa)[:2])
     assert qa_digest(items[:2]) != qa_digest(items)
+
+
+# --- the field names people's QA sets already use ---------------------------------------------
+
+def test_aliases_cover_every_qa_field():
+    from llmbench.profiles.builtin import QA_FIELDS
+    from llmbench.suites.rag.data import QA_ALIASES
+
+    assert tuple(QA_ALIASES) == QA_FIELDS
+
+
+def test_other_spellings_of_the_fields_are_accepted(tmp_path):
+    corpus = load_corpus(_write_corpus(tmp_path / "docs", {"a.md": "alpha", "b.md": "beta"}))
+    qa = _write_qa(tmp_path / "qa.jsonl", [
+        _line(qid="q1", query="Q one?", answer="A one.", contexts=["a"]),
+        _line(question_id=2, user_input="Q two?", ground_truth="A two.",
+              reference_contexts=["b"]),
+        # RAGAS rows: "answer" is the model's, "ground_truth" the reference
+        _line(question="Q three?", answer="model said", ground_truth="A three."),
+    ])
+    items = load_qa(qa, corpus=corpus)
+    assert [(i.qid, i.question, i.reference, i.doc_ids) for i in items] == [
+        ("q1", "Q one?", "A one.", ("a",)), ("2", "Q two?", "A two.", ("b",)),
+        ("line3", "Q three?", "A three.", ())]
+
+
+def test_contexts_may_quote_passages_and_become_the_documents_that_hold_them(tmp_path):
+    corpus = load_corpus(_write_corpus(tmp_path / "docs", {
+        "leave.md": "# Leave\nStaff get 28 days of\nannual leave.",
+        "ships.md": "The fleet has three ships."}))
+    qa = _write_qa(tmp_path / "qa.jsonl", [
+        _line(question="Q?", ground_truth="28 days.",
+              contexts=["staff get 28 days of annual leave", "ships"]),
+        _line(question="Q2?", ground_truth="R.", contexts=["Something no document says."]),
+    ])
+    with pytest.raises(RagDataError) as caught:
+        load_qa(qa, corpus=corpus)
+    assert (f"{qa}:2: 'contexts' names documents not in the corpus: "
+            "['Something no document says.']") in str(caught.value)
+    qa.write_text(qa.read_text().splitlines()[0] + "\n")
+    assert load_qa(qa, corpus=corpus)[0].doc_ids == ("leave", "ships")
+
+
+def test_missing_field_error_names_the_accepted_spellings(tmp_path):
+    qa = _write_qa(tmp_path / "qa.jsonl", [_line(question="Q?", gold="R."),
+                                           _line(prompt="Q?", reference="R.")])
+    with pytest.raises(RagDataError) as caught:
+        load_qa(qa)
+    message = str(caught.value)
+    assert (f"{qa}:1: missing or empty 'reference' (the reference answer); give it as one of "
+            "'reference', 'ground_truth', 'answer' (or map your field name with "
+            "qa_fields = [\"reference=<field>\"] in the profile's rag table)") in message
+    assert f"{qa}:2: missing or empty 'question'; give it as one of 'question', 'query'" in message
+
+
+def test_a_field_mapping_reads_any_names(tmp_path):
+    qa = _write_qa(tmp_path / "qa.jsonl", [_line(prompt="Q?", gold="R.", sources=["a"]),
+                                           _line(prompt="Q2?", reference="R2.")])
+    settings = RagSettings(qa_fields=("question=prompt", "reference=gold", "doc_ids=sources"))
+    with pytest.raises(RagDataError) as caught:
+        load_qa(qa, fields=settings.qa_field_map)
+    assert (f"{qa}:2: missing or empty 'reference' (the reference answer); give it as the field "
+            "'gold' (mapped by qa_fields)") in str(caught.value)
+    qa.write_text(qa.read_text().splitlines()[0] + "\n")
+    item = load_qa(qa, fields=settings.qa_field_map)[0]
+    assert (item.question, item.reference, item.doc_ids) == ("Q?", "R.", ("a",))
+    with pytest.raises(ValueError, match="qa_fields entry 'answer=gold' must be FIELD=YOUR_NAME"):
+        RagSettings(qa_fields=("answer=gold",))
+    with pytest.raises(RagDataError, match="unknown fields"):
+        load_qa(qa, fields={"answer": "gold"})

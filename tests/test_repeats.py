@@ -23,18 +23,18 @@ def test_seeds_same_and_fresh():
 
 def test_merge_takes_median_of_noisy_and_keeps_all_samples():
     merged = merge_repeats([result(3.0), result(1.0), result(2.0)], [0, 0, 0])
-    runtime = merged.result.metrics["runtime_s"]
+    runtime = merged.metrics["runtime_s"]
     assert runtime.value == 2.0 and runtime.samples == [3.0, 1.0, 2.0]
     assert merged.nondeterministic == {}
-    assert merged.result.repeats == {"count": 3, "seeds": [0, 0, 0], "seed_policy": "same"}
-    assert merged.result.notes == ["ran in 3.0", "ran in 1.0", "ran in 2.0"]
+    assert merged.repeats == {"count": 3, "seeds": [0, 0, 0], "seed_policy": "same"}
+    assert merged.notes == ["ran in 3.0", "ran in 1.0", "ran in 2.0"]
 
 
 def test_seeded_metric_must_reproduce_with_the_same_seed_only():
     runs = [result(1.0, loss=1.0), result(1.0, loss=1.2)]
     assert set(merge_repeats(runs, [0, 0]).nondeterministic) == {"loss"}
     fresh = merge_repeats(runs, [0, 1], SeedPolicy.FRESH)
-    assert fresh.nondeterministic == {} and fresh.result.metrics["loss"].value == 1.1
+    assert fresh.nondeterministic == {} and fresh.metrics["loss"].value == 1.1
 
 
 def test_fixed_metric_must_reproduce_even_with_fresh_seeds():
@@ -50,11 +50,30 @@ def test_last_bit_differences_are_not_nondeterminism():
 
 def test_nan_in_any_repeat_makes_the_value_nan():
     merged = merge_repeats([result(1.0), result(1.0, loss=math.nan)], [0, 0])
-    assert math.isnan(merged.result.metrics["loss"].value)
+    assert math.isnan(merged.metrics["loss"].value)
 
 
 def test_single_result_keeps_its_own_round_samples():
     one = result(1.0)
     one.metrics["runtime_s"].samples = [0.9, 1.0, 1.1]
     merged = merge_repeats([one], [0])
-    assert merged.result.metrics["runtime_s"].samples == [0.9, 1.0, 1.1]
+    assert merged.metrics["runtime_s"].samples == [0.9, 1.0, 1.1]
+
+
+def test_busy_repeats_do_not_contribute_cost_samples():
+    calm, starved = result(1.0), result(5.0)
+    starved.busy = "machine busy"
+    merged = merge_repeats([calm, starved, result(1.2)], [0, 0, 0])
+    assert merged.metrics["runtime_s"].samples == [1.0, 1.2]
+    assert merged.busy is None and any("busy machine" in note for note in merged.notes)
+    everything_starved = merge_repeats([starved, starved], [0, 0])
+    assert everything_starved.busy == "machine busy"
+
+
+def test_unavailable_and_phases_are_merged():
+    a, b = result(1.0), result(1.0)
+    a.unavailable = {"meteor": "no WordNet"}
+    a.phases, b.phases = {"train": 1.0}, {"train": 2.0, "eval": 0.5}
+    merged = merge_repeats([a, b], [0, 0])
+    assert merged.unavailable == {"meteor": "no WordNet"}
+    assert merged.phases == {"train": 3.0, "eval": 0.5}

@@ -10,8 +10,8 @@ import matplotlib.figure  # noqa: F401 - import once, not in every in-process ru
 import pytest
 import torch  # noqa: F401 - imported before pytester's in-process runs, which must not re-import it
 
-from llmbench.regression.compare import Outcome, Verdict
 from llmbench.regression.results import Direction, Scope
+from llmbench.regression.verdicts import Outcome, Verdict
 from llmbench.report.schema import load_schema, schema_errors, validate_results
 
 pytest_plugins = ["pytester"]
@@ -82,7 +82,7 @@ def test_real_run_writes_a_schema_valid_report_and_junit_properties(toy: pytest.
 
     summary = (toy.path / ".llmbench" / "summary.md").read_text()
     assert "## LoRA ranks" in summary
-    assert "| Rank | Verdict | Final loss | Runtime (s) | Trainable params |" in summary
+    assert "| Rank | Verdict | Time (s) | Final loss | Runtime (s) | Trainable params |" in summary
     assert "| r1 | ✅ pass |" in summary and "| r4 | ✅ pass |" in summary
     plots = sorted(p.name for p in (toy.path / ".llmbench" / "plots").iterdir())
     assert plots == ["lora-toy-lowrank_fit-cpu-embedded-cost.png",

@@ -33,9 +33,9 @@ def test_lora_table_has_the_users_columns_in_rank_order():
     assert [row.label for row in table.rows] == ["r8", "r128", "r256"]
     text = render_table(table)
     header = text.splitlines()[0]
-    assert header == ("| Rank | Verdict | Final loss | Runtime (s) | RSS mean (MiB) "
+    assert header == ("| Rank | Verdict | Time (s) | Final loss | Runtime (s) | RSS mean (MiB) "
                       "| Trainable params |")
-    assert "| r8 | ✅ pass | 2.2 (+0.0%) | 18 | 3,072.0 | 8,000 (+0.0%) |" in text
+    assert "| r8 | ✅ pass | — | 2.2 (+0.0%) | 18 | 3,072.0 | 8,000 (+0.0%) |" in text
 
 
 def test_regression_and_improvement_are_marked_with_the_change():
@@ -43,8 +43,8 @@ def test_regression_and_improvement_are_marked_with_the_change():
     better = lora_record(16, 1.5, baseline_loss=2.0)
     [table], _ = build_tables([worse, better])
     text = render_table(table)
-    assert "| r8 | ❌ regressed | 2.5 (+25.0%) ❌ |" in text
-    assert "| r16 | ✨ improved | 1.5 (-25.0%) ✨ |" in text
+    assert "| r8 | ❌ regressed | — | 2.5 (+25.0%) ❌ |" in text
+    assert "| r16 | ✨ improved | — | 1.5 (-25.0%) ✨ |" in text
 
 
 def test_missing_metric_and_unknown_metric_names_still_show():
@@ -53,7 +53,7 @@ def test_missing_metric_and_unknown_metric_names_still_show():
                          baseline={"final_train_loss": 2.0, "eval_loss": 2.1})
     [table], _ = build_tables([record])
     assert [c.title for c in table.columns] == ["Final loss", "Eval loss"]
-    assert "missing ❌" in render_table(table).splitlines()[2]
+    assert "missing ❓" in render_table(table).splitlines()[2]
     assert render_table(table, extra=True).splitlines() == [
         "| Rank | brand_new_metric (x) |", "|---|---:|", "| r8 | 7 |"]
     summary = render_summary(build_results([record]), [table], [])
@@ -66,7 +66,7 @@ def test_a_suite_without_layout_shows_all_its_metrics_in_the_main_table():
     [table], _ = build_tables([record])
     assert table.layout.title == "tokenizers benchmarks"
     assert render_table(table).splitlines()[0] == (
-        "| Case | Verdict | encode_s (s) | vocab (tokens) |")
+        "| Case | Verdict | Time (s) | encode_s (s) | vocab (tokens) |")
     assert table.extra_columns == []
 
 
@@ -88,7 +88,7 @@ def test_one_table_per_suite_and_benchmark_in_suite_order():
     quant = tables[1]
     assert [r.label for r in quant.rows] == ["fp32", "nf4"]  # the profile's precision order
     assert render_table(tables[2]).splitlines()[0] == (
-        "| Experiment | Verdict | BLEU | P50 latency (s) |")
+        "| Experiment | Verdict | Time (s) | BLEU | P50 latency (s) |")
 
 
 def test_a_bad_record_is_skipped_with_a_warning_and_the_rest_is_reported(tmp_path):

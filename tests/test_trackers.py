@@ -24,7 +24,8 @@ def test_rss_sampler_sees_an_allocation():
     assert report.min_mb <= report.mean_mb <= report.max_mb
     assert report.std_mb > 0
     assert set(report.to_dict()) == {"mean_mb", "std_mb", "min_mb", "max_mb", "samples",
-                                     "sampler_cpu_s"}
+                                     "start_mb", "sampler_cpu_s"}
+    assert report.max_mb - report.start_mb > 150
     assert report.sampler_cpu_s >= 0
 
 

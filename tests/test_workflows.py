@@ -48,8 +48,9 @@ def all_workflows() -> list[str]:
     return sorted(p.name for p in WORKFLOWS.glob("*.yml"))
 
 
-def test_the_three_workflows_exist():
-    assert all_workflows() == ["nightly-gpu.yml", "tests.yml", "update-baselines.yml"]
+def test_the_workflows_exist():
+    assert all_workflows() == ["nightly-gpu.yml", "real-server.yml", "tests.yml",
+                               "update-baselines.yml"]
 
 
 def test_workflows_match_githubs_schema():

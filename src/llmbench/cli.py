@@ -4,17 +4,19 @@
     llmbench compare old/results.json new/results.json [--changed]
     llmbench noise-study session-a/results.json session-b/results.json --metric runtime_s
     llmbench judge-pairs [FILE] [--qa FILE]
+    llmbench profiles [NAME ...] [--project DIR] [--json]
+    llmbench history import|changes|html|study ...   (llmbench.cli_history)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from llmbench.regression.stats import TESTED_TOLERANCE_SIGMAS
 from llmbench.report import load_results, render_report
 from llmbench.report.schema import validate_results
 
@@ -54,7 +56,7 @@ def cmd_noise_study(args: argparse.Namespace) -> int:
 
     calibration = [_load(path) for path in args.calibration_run or []]
     rows = study(_load(args.a), _load(args.b), args.metric, calibration, trials=args.trials,
-                 repeats=args.repeats, tested_sigmas=args.tested_sigmas)
+                 repeats=args.repeats)
     print(summarize(rows) if args.summary else to_markdown(rows), end="")
     return 0
 
@@ -83,9 +85,28 @@ def cmd_judge_pairs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_profiles(args: argparse.Namespace) -> int:
+    from llmbench.profiles import project_registry
+    from llmbench.profiles.listing import as_toml, render_rows, summary_rows
+
+    registry = project_registry(Path(args.project))
+    profiles = [registry.get(name) for name in args.names] or list(registry)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in profiles], indent=2))
+    elif args.names:
+        print("\n".join(as_toml(p) for p in profiles), end="")
+    else:
+        print(render_rows(summary_rows(profiles)))
+        searched = ", ".join(map(str, registry.files)) or "no pyproject.toml or llmbench.toml"
+        print(f"\nproject profiles read from: {searched}")
+        print("every resolved setting of one: llmbench profiles NAME")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmbench",
-                                     description="Reports of llmbench runs (results.json).")
+                                     description="Reports of llmbench runs (results.json) and the "
+                                                 "profiles a run can use.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     report = sub.add_parser("report", help="write summary.md and plots from a results.json")
@@ -117,9 +138,6 @@ def build_parser() -> argparse.ArgumentParser:
     noise.add_argument("--trials", type=int, default=1000, help="trials per effect size")
     noise.add_argument("--repeats", type=int, default=5,
                        help="samples per side for the repeated rules (default 5)")
-    noise.add_argument("--tested-sigmas", type=float, default=TESTED_TOLERANCE_SIGMAS,
-                       help="tolerance, in sigmas, that the significance test backs "
-                            f"(default {TESTED_TOLERANCE_SIGMAS:g})")
     noise.add_argument("--summary", action="store_true",
                        help="one line per rule, averaged over benchmarks and metrics")
     noise.set_defaults(func=cmd_noise_study)
@@ -133,6 +151,21 @@ def build_parser() -> argparse.ArgumentParser:
     pairs.add_argument("--complete", action="store_true",
                        help="also require right, wrong, offtopic and evasive on every line")
     pairs.set_defaults(func=cmd_judge_pairs)
+
+    profiles = sub.add_parser("profiles",
+                              help="list the built-in and the project's profiles: where each "
+                                   "comes from and its resolved settings")
+    profiles.add_argument("names", nargs="*", metavar="NAME",
+                          help="print these profiles' resolved settings in full (as TOML)")
+    profiles.add_argument("--project", default=".", metavar="DIR",
+                          help="where to look for pyproject.toml / llmbench.toml (default: the "
+                               "current directory and its parents)")
+    profiles.add_argument("--json", action="store_true", help="machine-readable output")
+    profiles.set_defaults(func=cmd_profiles)
+
+    from llmbench.cli_history import add_history_commands
+
+    add_history_commands(sub)
     return parser
 
 

@@ -25,7 +25,10 @@ def _now() -> str:
 class FakeLangSmith:
     TENANT = "00000000-0000-0000-0000-00000000fa4e"
 
-    def __init__(self) -> None:
+    def __init__(self, *, echo_key_status: int | None = None) -> None:
+        # echo_key_status: answer every request but /info with this status and an error body
+        # that echoes the request's x-api-key and headers (a server that leaks what it got)
+        self.echo_key_status = echo_key_status
         self.datasets: dict[str, dict[str, Any]] = {}
         self.examples: dict[str, dict[str, Any]] = {}
         self.sessions: dict[str, dict[str, Any]] = {}
@@ -83,7 +86,13 @@ class FakeLangSmith:
                 with fake._lock:
                     fake.requests.append((self.command, self.path, self.headers.get("x-api-key")))
                     fake.raw_bodies.append(body)
-                    status, payload = fake._route(self.command, self.path, self.headers, body)
+                    if fake.echo_key_status and not self.path.startswith("/info"):
+                        status, payload = fake.echo_key_status, {
+                            "detail": f"invalid key {self.headers.get('x-api-key')}; headers: "
+                                      f"{dict(self.headers)}"}
+                    else:
+                        status, payload = fake._route(self.command, self.path, self.headers,
+                                                      body)
                 self._reply(status, payload)
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle

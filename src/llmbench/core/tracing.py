@@ -5,7 +5,8 @@ when ``LANGSMITH_TRACING=true`` *and* ``LANGSMITH_API_KEY`` is set; otherwise th
 runs and nothing connects anywhere. The check happens per call, so setting the variables for one
 pytest run is enough. Runs go to ``LANGSMITH_PROJECT`` (default "default") at
 ``LANGSMITH_ENDPOINT``. Arguments that are not plain data (retrievers, generators, judges: they
-hold API clients) are recorded by type name only.
+hold API clients) are recorded by type name only, and every recorded input and output passes
+through ``llmbench.core.redaction`` first.
 
 Libraries that trace by themselves (openevals' judges) run inside ``untraced_unless_active()``,
 so ``LANGSMITH_TRACING=true`` without a key does not make them try to connect either.
@@ -19,10 +20,17 @@ so ``LANGSMITH_TRACING=true`` without a key does not make them try to connect ei
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
+import json
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from llmbench.core.redaction import redact_data, redact_secrets
+
+__all__ = ["plain_inputs", "redact_secrets", "traceable", "tracing_active",
+           "untraced_unless_active"]  # redact_secrets: re-exported from core.redaction
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,8 +89,10 @@ def traceable(*, name: str, run_type: str = "chain",
             if traced is None:
                 import langsmith
 
-                traced = langsmith.traceable(name=name, run_type=run_type,
-                                             process_inputs=process_inputs)(fn)
+                traced = langsmith.traceable(
+                    name=name, run_type=run_type,
+                    process_inputs=lambda inputs: redact_data(process_inputs(inputs)),
+                    process_outputs=redacted_outputs)(fn)
             return traced(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -90,15 +100,12 @@ def traceable(*, name: str, run_type: str = "chain",
     return decorate
 
 
-SECRET_ENV_VARS = ("OPENAI_API_KEY", "LANGSMITH_API_KEY", "LANGCHAIN_API_KEY")
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return f"<{type(value).__name__}>"
 
 
-def redact_secrets(text: str) -> str:
-    """``text`` with the values of the API-key variables replaced by ``***``.
-
-    Error messages from endpoints go into results and reports; some servers echo the key."""
-    for name in SECRET_ENV_VARS:
-        value = os.environ.get(name, "")
-        if len(value) >= 8:
-            text = text.replace(value, "***")
-    return text
+def redacted_outputs(outputs: Any) -> Any:
+    """What a run records as its outputs: plain JSON (dataclasses as dicts), secrets masked."""
+    return redact_data(json.loads(json.dumps(outputs, default=_jsonable)))

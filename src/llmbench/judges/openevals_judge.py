@@ -5,33 +5,61 @@
 
 Judge specs (``--judge SPEC``): ``smollm2-135m`` (offline, see ``offline``) and
 ``openai:<model>`` (any OpenAI-compatible chat endpoint: ``OPENAI_API_KEY``,
-``OPENAI_BASE_URL``, through the ``openai`` client).
+``OPENAI_BASE_URL``; ``LLMBENCH_JUDGE_OPENAI_API_KEY`` / ``LLMBENCH_JUDGE_OPENAI_BASE_URL`` put
+the judge on another server than the generator). ``validate_judge_spec`` checks a spec before
+anything runs.
 
-A judgment that fails transiently (a reply that does not parse or has no score in [0, 1], a
-timeout, a rate limit or a server error after the client's own retries) is retried and then
-counted as unscored; configuration errors (unknown model, bad key, a request the endpoint
-rejects) raise ``JudgeError`` with the endpoint's message.
+An ``openai:`` judge talks to its endpoint through ``structured_output.StructuredOutputClient``
+(the structured-output mode is negotiated per endpoint) and ``llmbench.core.remote`` (transient
+failures retried within the benchmark's deadline). Decided by exception type:
+
+* a reply that does not parse or has no score in [0, 1]: asked again, up to ``attempts``;
+* transient endpoint failures that outlast their retries: the judgment is unscored, with the
+  reason;
+* a request the endpoint refuses (bad key, unknown model, an error that repeats before any
+  success) or an endpoint silent past ``--remote-deadline``: ``JudgeError`` with the server's
+  message and what to change -- the benchmark fails at once.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmbench.core.specs import HF_PREFIX, NO_JUDGE, OFFLINE_JUDGE, OPENAI_PREFIX
-from llmbench.core.tracing import redact_secrets, untraced_unless_active
+from llmbench.core.redaction import redact_secrets
+from llmbench.core.remote import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_S,
+    Endpoint,
+    EndpointDeadlineExceeded,
+    EndpointRejected,
+    EndpointUnavailable,
+    base_url_of,
+    openai_client,
+    openai_settings,
+    settings_variables,
+)
+from llmbench.core.specs import (
+    HF_PREFIX,
+    NO_JUDGE,
+    OFFLINE_JUDGE,
+    OPENAI_PREFIX,
+    judge_spec_problem,
+)
+from llmbench.core.tracing import untraced_unless_active
 from llmbench.judges.errors import JudgeError, JudgeUnavailable, UnknownJudgeError, UnscoredReply
+from llmbench.judges.structured_output import StructuredOutputClient
 
 FEEDBACK_KEYS = ("correctness", "helpfulness")
 
 DEFAULT_ATTEMPTS = 3  # per judgment, for replies that do not parse
-DEFAULT_TIMEOUT_S = 60.0
-DEFAULT_CLIENT_RETRIES = 2  # the openai client's own retries (timeouts, 429, 5xx)
+JUDGE_ENV_PREFIX = "LLMBENCH_JUDGE_"  # LLMBENCH_JUDGE_OPENAI_API_KEY / _BASE_URL
+# A reply openevals could not turn into a score: asked again.
+UNPARSEABLE = (json.JSONDecodeError, KeyError, TypeError, UnscoredReply)
 
 
 @dataclass
@@ -71,48 +99,47 @@ class Judge:
         return self._evaluators[key]
 
     def judge(self, key: str, question: str, answer: str, reference: str | None) -> Judgment:
-        """Score one answer; transient failures are retried, then returned as unscored."""
+        """Score one answer: an unparseable reply is asked again, an endpoint that stays
+        unavailable leaves it unscored, a refused request raises ``JudgeError``."""
         kwargs: dict[str, Any] = {"inputs": question, "outputs": answer}
         if key == "correctness":
             kwargs["reference_outputs"] = reference
-        errors: list[str] = []
         start = time.perf_counter()
+        error = ""
         for attempt in range(1, self.attempts + 1):
             try:
                 with untraced_unless_active():
                     result = self.evaluator(key)(**kwargs)
                 return Judgment(_valid_score(result.get("score")), result.get("comment") or "",
                                 attempts=attempt, seconds=time.perf_counter() - start)
-            except Exception as exc:  # noqa: BLE001 -- sorted by _failure
-                transient, reason = self._failure(exc)
-            if not transient:
-                # Raised here, unchained: the endpoint's exception may carry the API key.
-                raise JudgeError(reason) from None
-            errors.append(reason)
-            if not reason.startswith("unparseable"):
-                break  # the openai client already retried timeouts and rate limits
-        return Judgment(None, error=errors[-1], attempts=len(errors),
+            except UNPARSEABLE as exc:
+                error = f"unparseable reply ({type(exc).__name__}: {redact_secrets(str(exc))})"
+            except EndpointUnavailable as exc:  # call_endpoint already retried it
+                return Judgment(None, error=exc.failure.reason, attempts=attempt,
+                                seconds=time.perf_counter() - start)
+            except (EndpointRejected, EndpointDeadlineExceeded) as exc:
+                # Unchained: the endpoint's exception may carry the API key.
+                raise JudgeError(f"judge {self.spec}: {exc}") from None
+        return Judgment(None, error=error, attempts=self.attempts,
                         seconds=time.perf_counter() - start)
 
-    def _failure(self, exc: Exception) -> tuple[bool, str]:
-        """``(transient, reason)`` for a failed judgment; unknown exceptions propagate."""
-        if isinstance(exc, (json.JSONDecodeError, KeyError, TypeError, UnscoredReply)):
-            return True, f"unparseable reply ({type(exc).__name__}: {redact_secrets(str(exc))})"
-        import openai
+    @property
+    def structured_output(self) -> str | None:
+        """The structured-output mode negotiated with an ``openai:`` judge's endpoint."""
+        return self.client.mode if isinstance(self.client, StructuredOutputClient) else None
 
-        if isinstance(exc, openai.APITimeoutError):
-            return True, "timeout"
-        if isinstance(exc, openai.RateLimitError):
-            return True, "rate limited"
-        if isinstance(exc, (openai.APIConnectionError, openai.InternalServerError)):
-            return True, f"endpoint unavailable ({type(exc).__name__})"
-        if isinstance(exc, openai.NotFoundError):
-            return False, (f"judge model {self.model!r} ({self.spec}) does not exist at "
-                           f"{_base_url(self.client)}: {_api_message(exc)}")
-        if isinstance(exc, openai.APIStatusError):
-            return False, (f"judge {self.spec} at {_base_url(self.client)} refused the request "
-                           f"(HTTP {exc.status_code}): {_api_message(exc)}")
-        raise exc
+    def notes(self) -> list[str]:
+        """What a result should say about this judge (the negotiated structured output)."""
+        if not isinstance(self.client, StructuredOutputClient) or self.client.mode is None:
+            return []
+        refused = self.client.refused()
+        why = (" (refused: " + "; ".join(f"{mode}: {reason}" for mode, reason in
+                                         refused.items()) + ")") if refused else ""
+        grammar = (" (scores limited to 0.0, 0.1, ..., 1.0 by the server's grammar)"
+                   if self.client.mode == "json_object+schema" else "")
+        return [redact_secrets(f"judge {self.spec}: structured output "
+                               f"{self.client.mode!r}{grammar} with {self.client.endpoint}"
+                               f"{why}")]
 
 
 def _valid_score(score: Any) -> float:
@@ -123,20 +150,20 @@ def _valid_score(score: Any) -> float:
     return float(score)
 
 
-def _base_url(client: Any) -> str:
-    return str(getattr(client, "base_url", "") or "the OpenAI API")
-
-
-def _api_message(exc: Exception) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, Mapping) and body.get("message"):
-        return redact_secrets(str(body["message"]))
-    return redact_secrets(str(exc))
+def validate_judge_spec(spec: str) -> None:
+    """Raise ``UnknownJudgeError`` (a ValueError) naming the valid choices unless ``spec`` has
+    the form of a judge spec (``llmbench.core.specs.judge_spec_problem``: nothing is loaded,
+    no endpoint called)."""
+    if judge_spec_problem(spec) is None:
+        return
+    raise UnknownJudgeError(f"unknown judge {spec!r} (--judge): use {OFFLINE_JUDGE} (offline, "
+                            f"the default), {HF_PREFIX}<model id or path> (offline, another local "
+                            f"model), {OPENAI_PREFIX}<model> (e.g. openai:gpt-4o-mini, any "
+                            f"OpenAI-compatible server via OPENAI_BASE_URL) or {NO_JUDGE}")
 
 
 def make_judge(spec: str, *, client: Any = None, attempts: int = DEFAULT_ATTEMPTS,
-               timeout_s: float = DEFAULT_TIMEOUT_S,
-               client_retries: int = DEFAULT_CLIENT_RETRIES) -> Judge:
+               timeout_s: float = DEFAULT_TIMEOUT_S, retries: int = DEFAULT_RETRIES) -> Judge:
     """Build the judge for ``spec``; pass ``client`` to use a ready OpenAI-shaped client."""
     if spec == OFFLINE_JUDGE or (spec.startswith(HF_PREFIX) and spec[len(HF_PREFIX):]):
         from llmbench.judges.offline import offline_judge  # likelihood scoring, no client
@@ -145,16 +172,17 @@ def make_judge(spec: str, *, client: Any = None, attempts: int = DEFAULT_ATTEMPT
     if spec.startswith(OPENAI_PREFIX) and spec[len(OPENAI_PREFIX):]:
         model = spec[len(OPENAI_PREFIX):]
         if client is None:
-            if not os.environ.get("OPENAI_API_KEY"):
-                raise JudgeUnavailable(f"judge {spec} needs OPENAI_API_KEY (and OPENAI_BASE_URL "
-                                       "for a server other than OpenAI's); it is not set")
-            import openai
-
-            client = openai.OpenAI(timeout=timeout_s, max_retries=client_retries)
-        return Judge(spec, client, model, yes_no=False, attempts=attempts)
-    raise UnknownJudgeError(f"unknown judge {spec!r} (--judge): use {OFFLINE_JUDGE} (offline, "
-                            f"default), {HF_PREFIX}<model id or path> (offline, another local "
-                            f"model), {OPENAI_PREFIX}<model> (e.g. openai:o3-mini) or {NO_JUDGE}")
+            try:
+                client = openai_client(*openai_settings(prefix=JUDGE_ENV_PREFIX))
+            except LookupError as exc:
+                raise JudgeUnavailable(str(exc)) from None
+        endpoint = Endpoint(spec, base_url_of(client), model,
+                            *settings_variables(JUDGE_ENV_PREFIX))
+        negotiating = StructuredOutputClient(client, endpoint, retries=retries,
+                                             timeout_s=timeout_s)
+        return Judge(spec, negotiating, model, yes_no=False, attempts=attempts)
+    validate_judge_spec(spec)  # raises, naming the valid choices
+    raise UnknownJudgeError(f"judge {spec!r} cannot be built here")
 
 
 @functools.lru_cache(maxsize=4)

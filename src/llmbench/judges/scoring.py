@@ -112,6 +112,9 @@ def judge_records(records: Sequence[Any], judge_spec: str, repeats: int = 1, *,
         artifacts["quality"] = found.to_dict()
         metrics.update(auc_metrics(found))
         notes.append(discrimination_note(found))
+    # an openai: judge: the structured-output mode negotiated with its endpoint
+    artifacts["structured_output"] = getattr(judge, "structured_output", None)
+    notes += judge.notes() if hasattr(judge, "notes") else []
     params: dict[str, Any] = {"spec": judge.spec, "repeats": repeats}
     if hasattr(judge, "describe"):  # a new scoring recipe makes old baselines not comparable
         params["recipe"] = recipe_digest(judge)

@@ -132,6 +132,7 @@ class RssReport:
     min_mb: float
     max_mb: float
     samples: int
+    start_mb: float  # the first sample: RSS when the block began
     sampler_cpu_s: float  # CPU time the sampler thread itself used: its direct cost
 
     def to_dict(self) -> dict[str, float]:
@@ -176,4 +177,4 @@ class RssSampler:
         mb = [s / MB for s in self._samples]
         self.report = RssReport(mean_mb=statistics.fmean(mb), std_mb=statistics.pstdev(mb),
                                 min_mb=min(mb), max_mb=max(mb), samples=len(mb),
-                                sampler_cpu_s=self._cpu_s)
+                                start_mb=mb[0], sampler_cpu_s=self._cpu_s)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from llmbench.measure.progress import StepProgress, get_logger
 from llmbench.measure.trackers import LatencyReport, synchronize
 from llmbench.sources.data import IGNORE_INDEX, TokenizedExample, collate
 
@@ -102,18 +103,14 @@ def train(model: torch.nn.Module, examples: list[TokenizedExample], config: Trai
     model.train()
     report = TrainReport(warmup_steps=config.warmup_steps)
     batches = iterate_batches(examples, config, pad_token_id)
+    progress = StepProgress(config.name, total=config.steps, logger=get_logger("train"))
 
     for step in range(1, config.steps + 1):
         synchronize(device)
         start = time.perf_counter()
 
         batch = {k: v.to(device) for k, v in next(batches).items()}
-        loss = model(**batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        loss_value = loss.item()  # also waits for the step's CUDA work
+        loss_value = train_step(model, batch, optimizer, params, config.max_grad_norm)
 
         synchronize(device)
         report.step_seconds.append(time.perf_counter() - start)
@@ -123,7 +120,20 @@ def train(model: torch.nn.Module, examples: list[TokenizedExample], config: Trai
             raise TrainingDivergedError(
                 f"{config.name}: loss is {loss_value} at step {step}/{config.steps} "
                 f"(lr={config.lr}, batch_size={config.batch_size}, seed={config.seed})")
+        progress.update(step, loss=loss_value)
     return report
+
+
+def train_step(model: torch.nn.Module, batch: dict[str, torch.Tensor],
+               optimizer: torch.optim.Optimizer, params: list[torch.nn.Parameter],
+               max_grad_norm: float) -> float:
+    """Forward, backward, clip, optimizer step; returns the loss (waits for CUDA work)."""
+    loss = model(**batch).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
 
 
 @torch.no_grad()

@@ -10,9 +10,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmbench.core.specs import generator_spec_problem, hub_id, judge_spec_problem
+
 FIXTURE_DATASET = "fixtures:codealpaca"
 ALL_PRECISIONS = ("fp32", "fp16", "bf16", "int8", "nf4", "fp4", "nf4-dq")
 ALL_RETRIEVERS = ("none", "dense", "bm25", "ensemble", "multi-query")
+QA_FIELDS = ("id", "question", "reference", "doc_ids")  # what a RAG QA line holds
+SUITES = ("lora", "quant", "rag")  # a Profile's sections, named as in the pytest markers
+BUILT_IN = "built-in"
 
 
 class UnknownProfileError(ValueError):
@@ -115,6 +120,36 @@ class RagSettings:
     retrieval_rounds: int = 5  # pytest-benchmark rounds of retrieval-only timing
     judge: str = "smollm2-135m"
     seed: int = 0
+    # your QA file's field names: ("reference=gold_answer", "question=prompt"); see rag/data.py
+    qa_fields: tuple[str, ...] = ()
+
+    @property
+    def qa_field_map(self) -> dict[str, str]:
+        return dict(item.split("=", 1) for item in self.qa_fields)
+
+    def __post_init__(self) -> None:
+        problems = [generator_spec_problem(g) for g in self.generators]
+        for item in self.qa_fields:
+            target, _, source = item.partition("=")
+            if target not in QA_FIELDS or not source.strip():
+                problems.append(f"qa_fields entry {item!r} must be FIELD=YOUR_NAME with FIELD "
+                                f"one of {', '.join(QA_FIELDS)}")
+        problems.append(judge_spec_problem(self.judge))
+        unknown = [r for r in self.retrievers if r not in ALL_RETRIEVERS]
+        if unknown:
+            problems.append(f"unknown retriever(s) {unknown}; valid: {', '.join(ALL_RETRIEVERS)}")
+        for option in ("k", "max_new_tokens", "batch_size", "variant_tokens", "rrf_c",
+                       "retrieval_rounds"):
+            if getattr(self, option) < 1:
+                problems.append(f"{option} must be >= 1, got {getattr(self, option)}")
+        if self.questions is not None and self.questions < 1:
+            problems.append(f"questions must be >= 1 or None, got {self.questions}")
+        if len(self.ensemble_weights) != 2:
+            problems.append("ensemble_weights must be two numbers (dense, bm25), got "
+                            f"{self.ensemble_weights}")
+        problems = [p for p in problems if p]
+        if problems:
+            raise ValueError("RagSettings: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -146,7 +181,7 @@ class Profile:
     quant: QuantSettings
     rag: RagSettings = field(default_factory=RagSettings)
     judge: JudgeSettings = field(default_factory=JudgeSettings)
-    needs_hub: bool = False
+    source: str = BUILT_IN  # or "<file> [<table>]" for a profile from the user's project
 
     def with_overrides(self, *, steps: int | None = None) -> Profile:
         if steps is None:
@@ -158,6 +193,25 @@ class Profile:
             lora=dataclasses.replace(self.lora, steps=steps),
             quant=dataclasses.replace(self.quant, qlora_steps=steps),
         )
+
+    def hub_sources(self, suite: str) -> tuple[str, ...]:
+        """The hub repositories ``suite`` (lora, quant or rag) downloads, in the order used."""
+        settings = self.suite_settings(suite)
+        specs: tuple[Any, ...]
+        if isinstance(settings, RagSettings):
+            specs = (*settings.generators, settings.embedder)
+        else:
+            specs = (settings.model, settings.dataset)
+        return tuple(dict.fromkeys(h for h in map(hub_id, specs) if h))
+
+    @property
+    def needs_hub(self) -> bool:
+        return any(self.hub_sources(suite) for suite in SUITES)
+
+    def suite_settings(self, suite: str) -> LoraSettings | QuantSettings | RagSettings:
+        if suite not in SUITES:
+            raise ValueError(f"unknown suite {suite!r}; valid: {', '.join(SUITES)}")
+        return getattr(self, suite)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -200,7 +254,6 @@ PROFILES: dict[str, Profile] = {
                                 seq_len=256, batch_size=4, eval_examples=32, qlora_steps=20,
                                 gradient_checkpointing=True, latency_rounds=10,
                                 latency_warmup_rounds=2),
-            needs_hub=True,
         ),
         Profile(
             name="opt-350m-random",

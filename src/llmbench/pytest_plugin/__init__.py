@@ -1,35 +1,38 @@
-"""The pytest plugin: options, markers, the ``regression`` fixture and the run summary.
+"""The pytest plugin: hooks and fixtures. The only pytest-aware code in llmbench.
 
-This is the only module that imports pytest. Runners produce ``Result`` objects; the
-``regression`` fixture compares them with ``baselines/`` (or rewrites those under
-``--update-baselines``); the session collects one record per benchmark for the terminal
-summary and ``results.json``.
+* ``options`` -- the ``llmbench`` option group, its checks and the accept command;
+* ``check`` -- the ``regression`` fixture: repeats, ``decide``, record, fail;
+* ``session`` -- the run's records and the report written at the end;
+* ``terminal`` -- the tables printed to the terminal;
+* ``gpu_workers`` -- one GPU per pytest-xdist worker.
+
+May import every other layer (it sits on top, under ``cli`` and ``tools``).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from llmbench.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
-from llmbench.regression import environment
-from llmbench.regression.baselines import (
-    BaselineError,
-    BaselineStore,
-    compare_with_baseline,
-    config_hash,
+from llmbench.profiles import Profile
+from llmbench.pytest_plugin import remote
+from llmbench.pytest_plugin.check import RegressionCheck, benchmark_id_for, record_for_error
+from llmbench.pytest_plugin.options import GROUP, add_options, check_options
+from llmbench.pytest_plugin.profiles import (
+    collection_profiles,
+    configure_profiles,
+    resolve_profile,
+    skip_suites_without_hub,
+    skip_without_hub,
 )
-from llmbench.regression.compare import NEAR_EXACT, Comparison, Outcome, Verdict
-from llmbench.regression.repeats import Merged, SeedPolicy, merge_repeats, seeds_for
-from llmbench.regression.results import Result, Scope
-from llmbench.regression.stats import DEFAULT_ALPHA
+from llmbench.pytest_plugin.session import BenchSession, Record
+from llmbench.pytest_plugin.terminal import summary_lines
+from llmbench.regression import environment
+from llmbench.regression.baselines import BaselineError
+from llmbench.regression.verdicts import Outcome
 
 MARKERS = {
     "gpu": "needs CUDA; `-m gpu` without CUDA is an error, otherwise skipped",
@@ -40,59 +43,24 @@ MARKERS = {
     "network": "needs a network endpoint (API key); skipped without one",
     "slow": "takes minutes on CPU",
 }
-DEVICES = ("cpu", "cuda")
-CALIBRATION_REPEATS = 5
-STATE_KEY = pytest.StashKey["BenchSession"]()
-log = logging.getLogger("llmbench")  # repeats and confirmations: --log-cli-level=INFO
+STATE_KEY = pytest.StashKey[BenchSession]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("llmbench", "llmbench benchmarks and baselines")
-    group.addoption("--update-baselines", action="store_true", default=False,
-                    help="rewrite the baselines of the benchmarks that ran, from this run")
-    group.addoption("--baseline-dir", default="baselines", metavar="PATH",
-                    help="directory of baseline JSON files (default: baselines/)")
-    group.addoption("--bench-profile", default=None, metavar="NAME",
-                    help=f"profile: {', '.join(PROFILES)} (default: embedded on CPU, "
-                         "opt-350m-random on CUDA)")
-    group.addoption("--bench-report", default=".llmbench", metavar="DIR",
-                    help="directory for results.json and the report (default: .llmbench/)")
-    group.addoption("--bench-steps", type=int, default=None, metavar="N",
-                    help="override the profile's training steps (changes the config hash)")
-    group.addoption("--rag-corpus", default=None, metavar="DIR",
-                    help="folder of .md/.txt documents to use instead of the profile's corpus")
-    group.addoption("--rag-qa", default=None, metavar="FILE",
-                    help="JSONL QA file to use instead of the profile's QA set")
-    group.addoption("--judge", default=None, metavar="SPEC",
-                    help="LLM judge: smollm2-135m (offline default) or openai:<model>")
-    group.addoption("--judge-repeats", type=int, default=1, metavar="N",
-                    help="judge every answer N times; spread goes into the result")
-    group.addoption("--langsmith", action="store_true", default=False,
-                    help="record each RAG configuration as a LangSmith experiment "
-                         "(needs LANGSMITH_API_KEY)")
-    group.addoption("--wandb", action="store_true", default=False,
-                    help="log metrics and curves to Weights & Biases (WANDB_MODE=offline works)")
-    group.addoption("--no-cost-compare", action="store_true", default=False,
-                    help="record cost metrics (time, memory) without comparing them: for "
-                         "shared CI machines whose timings are noise")
-    group.addoption("--bench-repeats", type=int, default=None, metavar="N",
-                    help="run each benchmark N times and keep every value as a sample "
-                         "(default 1; 5 with --calibrate)")
-    group.addoption("--bench-seeds", choices=[p.value for p in SeedPolicy], default="same",
-                    help="seed of each repeat: 'same' (profile seed; seeded metrics must "
-                         "reproduce exactly) or 'fresh' (seed + i; their spread is sampled)")
-    group.addoption("--calibrate", action="store_true", default=False,
-                    help="rewrite the baselines like --update-baselines and derive each noisy "
-                         "metric's tolerance from the spread of its repeats")
-    group.addoption("--bench-confirm", type=int, default=0, metavar="N",
-                    help="measure a benchmark that regressed again, up to N times; it fails only "
-                         "if every independent re-measurement regresses too")
-    group.addoption("--bench-alpha", type=float, default=DEFAULT_ALPHA, metavar="P",
-                    help=f"significance level of the regression test (default {DEFAULT_ALPHA})")
-    group.addoption("--baseline-reason", default=None, metavar="TEXT",
-                    help="why these baselines are accepted; stored in their provenance")
-    group.addoption("--baseline-author", default=None, metavar="NAME",
-                    help="who accepts them (default: $LLMBENCH_AUTHOR, git user.name, $USER)")
+    add_options(parser)
+    # The result history (llmbench.history): --bench-history / --no-bench-history.
+    from llmbench.pytest_plugin.history_hook import add_history_options
+
+    add_history_options(parser)
+
+    # Remote endpoints (openai: generators and judges): llmbench.pytest_plugin.remote
+    group = parser.getgroup(GROUP)
+    group.addoption("--remote-deadline", type=float, default=600.0, metavar="SECONDS",
+                    help="fail a benchmark whose remote endpoints give no answer for this long, "
+                         "retries included (default 600)")
+    group.addoption("--require-network", action="store_true", default=False,
+                    help="benchmarks that need a network endpoint are an error, not a skip, "
+                         "when its key or URL is missing (as -m gpu is for CUDA)")
 
     # Judge quality: the labelled answers judges are measured on (benchmarks/test_judge_quality.py,
     # and the AUCs a RAG result records for its judge).
@@ -113,13 +81,17 @@ def pytest_configure(config: pytest.Config) -> None:
     # langsmith's own pytest plugin tries to reach its API unless told not to.
     os.environ.setdefault("LANGSMITH_TEST_TRACKING", "false")
     try:
-        BenchSession.check_options(config)
-        if config.getoption("bench_profile") is not None:
-            get_profile(config.getoption("bench_profile"))
-        get_profile("smoke").with_overrides(steps=config.getoption("bench_steps"))
+        check_options(config)
+        configure_profiles(config)
+        remote.configure(config)  # --judge, generator specs, --remote-deadline, --require-network
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
+    environment.set_hardware_key(config.getoption("hardware_key"))
     config.stash[STATE_KEY] = BenchSession(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    environment.set_hardware_key(None)
 
 
 # --- device parametrization and the `-m gpu` guard -------------------------------------------
@@ -176,252 +148,13 @@ def bench_device(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def resolve_profile(config: pytest.Config, device: str) -> Profile:
-    name = config.getoption("bench_profile") or DEFAULT_PROFILE[device]
-    return get_profile(name).with_overrides(steps=config.getoption("bench_steps"))
-
-
 @pytest.fixture
 def bench_profile(request: pytest.FixtureRequest) -> Profile:
     device = (request.getfixturevalue("bench_device")
               if "bench_device" in request.fixturenames else "cpu")
-    return resolve_profile(request.config, device)
-
-
-def benchmark_id_for(item: pytest.Item) -> str:
-    """``<module>/<function>/<case>``: the device is not part of the id (it selects the entry)."""
-    module = Path(str(item.path)).stem.removeprefix("test_")
-    function = getattr(item, "originalname", item.name).removeprefix("test_")
-    callspec = getattr(item, "callspec", None)
-    case = "default"
-    if callspec is not None:
-        parts = [p for p in callspec.id.split("-") if p not in DEVICES]
-        case = "-".join(parts) or "default"
-    return f"{module}/{function}/{case}"
-
-
-@dataclass
-class Record:
-    """What the session keeps of one benchmark, for the summary and results.json."""
-
-    nodeid: str
-    benchmark_id: str
-    profile: str
-    device: str
-    outcome: Outcome
-    baseline_path: str
-    result: dict[str, Any] | None = None
-    comparison: dict[str, Any] = field(default_factory=dict)
-    environment: dict[str, Any] = field(default_factory=dict)
-    message: str = ""
-    baseline_artifacts: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "nodeid": self.nodeid,
-            "benchmark_id": self.benchmark_id,
-            "profile": self.profile,
-            "device": self.device,
-            "outcome": self.outcome.value,
-            "baseline_path": self.baseline_path,
-            "result": self.result,
-            "comparison": self.comparison,
-            "environment": self.environment,
-            "message": self.message,
-            "baseline_artifacts": self.baseline_artifacts,
-        }
-
-
-class RegressionCheck:
-    """The ``regression`` fixture.
-
-    ``regression.measure(run, seed=...)`` runs ``run(seed)`` once per ``--bench-repeats``,
-    merges the results, compares them with the baseline (or rewrites it under
-    ``--update-baselines`` / ``--calibrate``) and, under ``--bench-confirm``, re-runs a
-    regression before reporting it. ``regression.check(result)`` compares one result as is.
-    """
-
-    def __init__(self, request: pytest.FixtureRequest, session: BenchSession, profile: Profile,
-                 device: str) -> None:
-        self.request = request
-        self.session = session
-        self.profile = profile
-        self.device = device
-        self.benchmark_id = benchmark_id_for(request.node)
-        self.store = session.store
-        self.path = self.store.path_for(profile.name, self.benchmark_id)
-        # Loaded at setup so a corrupt file is a test *error*, before minutes of measuring.
-        self.baseline = self.store.load(profile.name, self.benchmark_id)
-        self.checked = False
-        self.last_result: Result | None = None  # what check() saw: merged over the repeats
-
-    def measure(self, run: Callable[[int], Result], seed: int) -> Comparison | None:
-        merged = self._measure_once(run, seed)
-        for attempt in range(1, self.session.confirm + 1):
-            moved = [] if self.session.update else self._confirmable_regressions(merged)
-            if not moved:
-                break
-            log.info(f"{self.benchmark_id}: {', '.join(moved)} regressed; measuring again to "
-                     f"confirm ({attempt}/{self.session.confirm})")
-            again = self._measure_once(run, seed)
-            held = self._confirmable_regressions(again)
-            again.result.notes.append(
-                f"{', '.join(moved)} regressed; independent re-run {attempt} of "
-                f"{self.session.confirm} " + (f"confirmed it ({', '.join(held)})" if held else
-                                              "did not confirm it, so it is not reported"))
-            merged = again
-        return self.check(merged.result, merged.nondeterministic)
-
-    def _measure_once(self, run: Callable[[int], Result], seed: int) -> Merged:
-        """One measurement: ``--bench-repeats`` runs merged into one result."""
-        policy = self.session.seed_policy
-        seeds = seeds_for(seed, self.session.repeats, policy)
-        results = [self._run_once(run, s, i, len(seeds)) for i, s in enumerate(seeds)]
-        return merge_repeats(results, seeds, policy)
-
-    def _run_once(self, run: Callable[[int], Result], seed: int, index: int, count: int
-                  ) -> Result:
-        if count > 1:
-            log.info(f"{self.benchmark_id}: repeat {index + 1}/{count} (seed {seed})")
-        return run(seed)
-
-    def _confirmable_regressions(self, merged: Merged) -> list[str]:
-        """Metrics that regress beyond noise and could clear on a re-run (not near-exact ones)."""
-        result = merged.result
-        if self.baseline is None or \
-                self.baseline.data["config_hash"] != config_hash(result.suite, result.params):
-            return []
-        comparison = self._compare(result, merged.nondeterministic,
-                                   environment.fingerprint(self.device))
-        return [row.name for row in comparison.rows
-                if row.verdict is Verdict.REGRESSED and row.tolerance != NEAR_EXACT]
-
-    def _compare(self, result: Result, nondeterministic: dict[str, list[float]],
-                 env: dict[str, Any]) -> Comparison:
-        return compare_with_baseline(result, self.baseline, env,
-                                     compare_cost=not self.session.skip_cost,
-                                     alpha=self.session.alpha,
-                                     nondeterministic=nondeterministic)
-
-    def check(self, result: Result, nondeterministic: dict[str, list[float]] | None = None
-              ) -> Comparison | None:
-        self.checked = True
-        self.last_result = result
-        nondeterministic = nondeterministic or {}
-        env = environment.fingerprint(self.device)
-        record = Record(self.request.node.nodeid, self.benchmark_id, self.profile.name,
-                        self.device, Outcome.PASS, str(self.path), result.to_dict(),
-                        environment=env)
-        for name, metric in sorted(result.metrics.items()):
-            self.request.node.user_properties.append((name, metric.value))
-
-        if self.session.update:
-            if nondeterministic:
-                record.outcome = Outcome.ERROR
-                record.message = (
-                    f"refusing to write {self.path}: these metrics should reproduce across "
-                    f"repeats with seeds {result.repeats.get('seeds')} but did not:\n"
-                    + "\n".join(f"  {name}: {values}"
-                                for name, values in sorted(nondeterministic.items()))
-                    + "\nNothing was written. Find the source of nondeterminism, or declare "
-                      "the metric NOISY in its runner.")
-                self.session.add(record)
-                pytest.fail(record.message, pytrace=False)
-            self.store.write(self.profile.name, self.benchmark_id, result, env,
-                             self.session.provenance(), self.baseline,
-                             calibrate=self.session.calibrate)
-            record.outcome = Outcome.UPDATED
-            record.message = f"wrote {self.path}"
-            self.session.add(record)
-            return None
-
-        accept = self.session.accept_command(self.request.node.nodeid)
-        if self.baseline is None:
-            record.outcome = Outcome.NO_BASELINE
-            record.message = (f"no baseline file {self.path}; create it from this run with:\n"
-                              f"  {accept}")
-            self.session.add(record)
-            pytest.fail(record.message, pytrace=False)
-
-        if self.baseline.data["config_hash"] != config_hash(result.suite, result.params):
-            changed = _changed_params(self.baseline.data["params"], result.params)
-            record.outcome = Outcome.NOT_COMPARABLE
-            record.message = (f"baseline {self.path} is not comparable: the benchmark's params "
-                              f"changed ({changed}). If the change is intended, re-baseline:\n"
-                              f"  {accept}")
-            self.session.add(record)
-            pytest.fail(record.message, pytrace=False)
-
-        has_quality = any(m.scope is Scope.QUALITY and m.compare for m in result.metrics.values())
-        if has_quality and self.baseline.entry("quality", env["device_class"]) is None:
-            record.outcome = Outcome.NO_BASELINE
-            record.message = (f"baseline {self.path} has no entry for device class "
-                              f"{env['device_class']!r}; record one with:\n  {accept}")
-            self.session.add(record)
-            pytest.fail(record.message, pytrace=False)
-
-        entry = self.baseline.entry("quality", env["device_class"]) or {}
-        record.baseline_artifacts = entry.get("artifacts", {})
-        comparison = self._compare(result, nondeterministic, env)
-        record.outcome = comparison.outcome
-        record.comparison = {row.name: row.to_dict() for row in comparison.rows}
-        record.message = self._cost_key_note(comparison, env)
-        if comparison.outcome is Outcome.REGRESSED:
-            record.message = (f"{self.benchmark_id} [{self.profile.name}, {self.device}] "
-                              f"regressed:\n{format_table(comparison)}\n"
-                              f"baseline: {self.path}\n"
-                              f"if this change is intended, accept it with:\n  {accept}")
-            self.session.add(record)
-            pytest.fail(record.message, pytrace=False)
-        if comparison.outcome is Outcome.IMPROVED:
-            record.message = (f"improved beyond tolerance:\n{format_table(comparison)}\n"
-                              f"consider accepting the new values: {accept}")
-        self.session.add(record)
-        return comparison
-
-    def _cost_key_note(self, comparison: Comparison, env: dict[str, Any]) -> str:
-        """Say so when cost metrics went uncompared because the baseline is from other hardware."""
-        if self.session.skip_cost or not any(row.verdict is Verdict.NOT_COMPARED
-                                             for row in comparison.rows):
-            return ""
-        keys = sorted(self.baseline.data.get("cost", {})) if self.baseline else []
-        return (f"cost metrics not compared: no baseline for hardware {env['hardware_key']!r} "
-                f"(baseline has: {', '.join(keys) or 'none'})")
-
-
-def _changed_params(old: dict[str, Any], new: dict[str, Any]) -> str:
-    keys = sorted(set(old) | set(new))
-    diffs = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
-    return "; ".join(diffs) or "suite changed"
-
-
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, str):
-        return value
-    return f"{value:.6g}"
-
-
-def format_table(comparison: Comparison) -> str:
-    """Only the rows that moved; ``n`` is samples current/baseline, ``test`` how it was decided."""
-    rows = [("metric", "baseline", "current", "change", "allowed", "n", "test", "verdict")]
-    for row in comparison.moved():
-        rel = row.relative_change
-        change = "-" if row.change is None else f"{row.change:+.6g}"
-        change += f" ({rel:+.1%})" if rel is not None else ""
-        allowed = _fmt(row.allowed) + (f" ({row.tolerance})" if row.tolerance else "")
-        rows.append((row.name + (f" [{row.unit}]" if row.unit else ""), _fmt(row.baseline),
-                     _fmt(row.current), change, allowed, f"{row.n_current}/{row.n_baseline}",
-                     row.test or "-", row.verdict.value))
-    return render_rows(rows)
-
-
-def render_rows(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    profile = resolve_profile(request.config, device)
+    skip_suites_without_hub(request, profile)
+    return profile
 
 
 @pytest.fixture
@@ -430,82 +163,33 @@ def regression(request: pytest.FixtureRequest, bench_profile: Profile) -> Regres
               if "bench_device" in request.fixturenames else "cpu")
     session = request.config.stash[STATE_KEY]
     try:
-        checker = RegressionCheck(request, session, bench_profile, device)
+        return RegressionCheck(request, session, bench_profile, device)
     except BaselineError as exc:
-        session.add(Record(request.node.nodeid, benchmark_id_for(request.node),
-                           bench_profile.name, device, Outcome.ERROR, str(exc.path),
-                           message=str(exc)))
+        session.add(record_for_error(request, session, bench_profile, device, exc.path,
+                                     str(exc)))
         raise
-    return checker
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
-    """A benchmark that failed before ``regression.check`` (NaN loss, OOM, …) still gets a row."""
+    """A benchmark that stopped before its verdict still gets a row: a crash (NaN loss, OOM,
+    a bug) is "failed", a skip inside the benchmark (precision unavailable, no API key) is
+    "unavailable" with the reason."""
     report = yield
     checker = getattr(item, "funcargs", {}).get("regression")
-    if call.when == "call" and report.failed and isinstance(checker, RegressionCheck) \
-            and not checker.checked:
-        checker.session.add(Record(item.nodeid, checker.benchmark_id, checker.profile.name,
-                                   checker.device, Outcome.ERROR, str(checker.path),
-                                   message=call.excinfo.exconly()[:2000] if call.excinfo else ""))
+    if call.when != "call" or not isinstance(checker, RegressionCheck) or checker.recorded:
+        return report
+    if report.failed:
+        checker.conclude_unfinished(
+            Outcome.FAILED, call.excinfo.exconly()[:2000] if call.excinfo else "failed")
+    elif report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(
+            report.longrepr)
+        checker.conclude_unfinished(Outcome.UNAVAILABLE, str(reason).removeprefix("Skipped: "))
     return report
 
 
-# --- session state, xdist transport, summary, results.json ------------------------------------
-
-class BenchSession:
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.calibrate = bool(config.getoption("calibrate"))
-        self.update = bool(config.getoption("update_baselines")) or self.calibrate
-        self.skip_cost = bool(config.getoption("no_cost_compare"))
-        repeats = config.getoption("bench_repeats")
-        self.repeats = repeats if repeats is not None else (
-            CALIBRATION_REPEATS if self.calibrate else 1)
-        self.seed_policy = SeedPolicy(config.getoption("bench_seeds"))
-        self.confirm = int(config.getoption("bench_confirm"))
-        self.alpha = float(config.getoption("bench_alpha"))
-        self.store = BaselineStore(Path(config.getoption("baseline_dir")))
-        self.report_dir = Path(config.getoption("bench_report"))
-        self.records: list[Record] = []
-
-    @staticmethod
-    def check_options(config: pytest.Config) -> None:
-        repeats = config.getoption("bench_repeats")
-        if repeats is not None and repeats < 1:
-            raise ValueError(f"--bench-repeats must be >= 1, got {repeats}")
-        if config.getoption("calibrate") and repeats is not None and repeats < 3:
-            raise ValueError(f"--calibrate needs --bench-repeats >= 3 to measure a spread, "
-                             f"got {repeats}")
-        if config.getoption("bench_confirm") < 0:
-            raise ValueError(f"--bench-confirm must be >= 0, got "
-                             f"{config.getoption('bench_confirm')}")
-        if not 0 < config.getoption("bench_alpha") < 1:
-            raise ValueError(f"--bench-alpha must be in (0, 1), got "
-                             f"{config.getoption('bench_alpha')}")
-
-    def provenance(self) -> dict[str, Any]:
-        """Who accepted a baseline, when, why, from which commit."""
-        return {**environment.provenance(),
-                "author": self.config.getoption("baseline_author") or environment.author(),
-                "reason": self.config.getoption("baseline_reason"),
-                "calibrated": self.calibrate}
-
-    def add(self, record: Record) -> None:
-        self.records.append(record)
-
-    def accept_command(self, nodeid: str) -> str:
-        args = ["pytest", f"'{nodeid}'", "--update-baselines"]
-        if self.config.getoption("bench_profile"):
-            args.append(f"--bench-profile {self.config.getoption('bench_profile')}")
-        if self.config.getoption("baseline_dir") != "baselines":
-            args.append(f"--baseline-dir {self.config.getoption('baseline_dir')}")
-        return " ".join(args)
-
-    def records_as_dicts(self) -> list[dict[str, Any]]:
-        return [r.to_dict() for r in self.records]
-
+# --- session end: xdist transport, results.json, terminal summary -----------------------------
 
 def _is_xdist_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
@@ -519,9 +203,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.config.workeroutput["llmbench_records"] = json.dumps(state.records_as_dicts())
         return
     if state.records:
-        from llmbench.report import write_report
+        state.write_report()
+        from llmbench.pytest_plugin.history_hook import append_to_history
 
-        state.written_report = write_report(state.report_dir, state.records_as_dicts())
+        state.history_note = append_to_history(session.config, state.written_report)
         if session.config.getoption("wandb"):
             from llmbench.report.wandb_log import log_records
 
@@ -536,12 +221,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         return
     state = node.config.stash[STATE_KEY]
     for data in json.loads(payload):
-        state.records.append(Record(
-            nodeid=data["nodeid"], benchmark_id=data["benchmark_id"], profile=data["profile"],
-            device=data["device"], outcome=Outcome(data["outcome"]),
-            baseline_path=data["baseline_path"], result=data["result"],
-            comparison=data["comparison"], environment=data["environment"],
-            message=data["message"], baseline_artifacts=data.get("baseline_artifacts", {})))
+        state.records.append(Record.from_dict(data))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config
@@ -551,13 +231,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     tr = terminalreporter
     tr.write_sep("=", "llmbench summary")
-    rows = [("benchmark", "profile", "device", "verdict", "moved")]
-    for rec in sorted(state.records, key=lambda r: (r.benchmark_id, r.device)):
-        moved = [name for name, row in rec.comparison.items()
-                 if row["verdict"] not in ("pass", "recorded", "not compared")]
-        rows.append((rec.benchmark_id, rec.profile, rec.device, rec.outcome.value,
-                     ", ".join(moved)[:60]))
-    tr.write_line(render_rows(rows))
+    for line in summary_lines(state.records_as_dicts()):
+        tr.write_line(line)
     written = [r.baseline_path for r in state.records if r.outcome is Outcome.UPDATED]
     if written:
         tr.write_line(f"\nbaselines written ({len(written)}):")
@@ -567,6 +242,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
     for line in terminal_lines(state.records_as_dicts()):
         tr.write_line(line)
-    report = getattr(state, "written_report", None)
-    if report:
-        tr.write_line(f"\nreport: {report}")
+    if state.written_report:
+        tr.write_line(f"\nreport: {state.written_report}")
+    if getattr(state, "history_note", None):
+        tr.write_line(state.history_note)
+
+
+__all__ = ["MARKERS", "STATE_KEY", "BenchSession", "Record", "RegressionCheck",
+           "benchmark_id_for", "collection_profiles", "cuda_problem", "resolve_profile",
+           "skip_without_hub"]

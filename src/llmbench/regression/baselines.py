@@ -12,13 +12,17 @@ Layout of a file::
       "quality": {"cpu": Entry, "cuda": Entry},  # per device class
       "cost": {"cpu/<model> x2": Entry, "cuda/NVIDIA H100 80GB HBM3 x1": Entry}  # per hardware
     }
-    Entry = {"metrics": {name: metric dict (value, samples, tolerance from --calibrate)},
+    Entry = {"metrics": {name: metric dict (value, samples, noise from --calibrate)},
              "repeats": {"count", "seeds", "seed_policy"},
              "environment": {…},                 # hardware key, packages, threads
              "provenance": {commit, dirty, date, author, reason},
              "previous": {"provenance": {…}, "values": {name: value}}}  # what this replaced
 
-Version 1 files (no samples, tolerances or previous values) are still read.
+Version 1 and 2 files are still read (2 kept calibration under "tolerance"; 3 calls it "noise").
+
+Writes are safe under concurrency: the file is locked, re-read and merged under the lock (so two
+runs on different hardware both keep their entries), then atomically replaced. A result with a
+NaN, or a metric that did not reproduce, is refused: the old file stays byte-identical.
 """
 
 from __future__ import annotations
@@ -27,20 +31,18 @@ import hashlib
 import json
 import math
 import os
-import tempfile
-from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmbench.regression import environment as env_info
-from llmbench.regression.compare import Comparison, Context, Reference, compare_metrics
+from llmbench.core.files import atomic_write_text, locked
+from llmbench.regression.compare import Reference
 from llmbench.regression.repeats import SeedPolicy, must_reproduce
 from llmbench.regression.results import Result, Scope
-from llmbench.regression.stats import DEFAULT_ALPHA, calibrated_tolerance
+from llmbench.regression.stats import calibrated_noise
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 # Result artifacts kept beside the quality metrics, for the report only (never compared):
 # the baseline's loss curve is drawn dashed under the current one.
 BASELINE_ARTIFACTS = ("loss_curve",)
@@ -55,6 +57,14 @@ class BaselineError(Exception):
         self.problem = problem
 
 
+class BaselineWriteError(BaselineError):
+    """The baseline could not be written (read-only directory, disk full, lock held...)."""
+
+
+class BaselineRefused(BaselineError):
+    """The result must not become a baseline (NaN, a metric that did not reproduce)."""
+
+
 def canonical_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
@@ -64,23 +74,15 @@ def config_hash(suite: str, params: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file in the same directory and rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def refusals(result: Result) -> list[str]:
+    """Why ``result`` must not be written as a baseline; empty when it may."""
+    problems = [f"{name}: should reproduce across repeats with seeds "
+                f"{result.repeats.get('seeds')} but gave {values}"
+                for name, values in sorted(result.nondeterministic.items())]
+    problems += [f"{name}: value is {metric.value} (not a finite number)"
+                 for name, metric in sorted(result.metrics.items())
+                 if metric.compare and not metric.is_finite]
+    return problems
 
 
 def _require(cond: bool, path: Path, problem: str) -> None:
@@ -112,10 +114,13 @@ def _validate(path: Path, data: Any) -> None:
                 _require(isinstance(samples, list) and all(map(_is_finite_number, samples)),
                          path, f"field '{where}.metrics.{name}.samples' must be a list of "
                                f"finite numbers")
-                tolerance = metric.get("tolerance")
-                _require(tolerance is None or (isinstance(tolerance, dict) and _is_finite_number(
-                    tolerance.get("rel_tol")) and tolerance["rel_tol"] >= 0), path,
-                    f"field '{where}.metrics.{name}.tolerance.rel_tol' must be a number >= 0")
+                for key in ("noise", "tolerance"):
+                    noise = metric.get(key)
+                    _require(noise is None or (isinstance(noise, dict) and all(
+                        _is_finite_number(noise.get(f, 0.0)) and noise.get(f, 0.0) >= 0
+                        for f in ("within_cv", "between_cv"))), path,
+                        f"field '{where}.metrics.{name}.{key}' must hold within_cv and "
+                        f"between_cv as numbers >= 0")
 
 
 def _is_finite_number(value: Any) -> bool:
@@ -137,12 +142,17 @@ class Baseline:
         entry = self.data.get(section, {}).get(key)
         if entry is None:
             return None
-        return {name: Reference(float(m["value"]), tuple(m.get("samples", ())),
-                                m.get("tolerance"))
+        return {name: Reference(float(m["value"]), tuple(m.get("samples", ())), _noise_of(m))
                 for name, m in entry["metrics"].items()}
 
     def entry(self, section: str, key: str) -> dict[str, Any] | None:
         return self.data.get(section, {}).get(key)
+
+
+def _noise_of(metric: dict[str, Any]) -> dict[str, Any] | None:
+    """Calibrated noise of a stored metric (schema 2 kept it under "tolerance")."""
+    noise = metric.get("noise") or metric.get("tolerance")
+    return noise if noise and "within_cv" in noise else None
 
 
 class BaselineStore:
@@ -154,7 +164,10 @@ class BaselineStore:
         return self.root / profile / f"{safe}.json"
 
     def load(self, profile: str, benchmark_id: str) -> Baseline | None:
-        path = self.path_for(profile, benchmark_id)
+        return self.load_path(self.path_for(profile, benchmark_id))
+
+    @staticmethod
+    def load_path(path: Path) -> Baseline | None:
         if not path.exists():
             return None
         try:
@@ -169,78 +182,92 @@ class BaselineStore:
 
     def write(self, profile: str, benchmark_id: str, result: Result,
               environment: dict[str, Any], provenance: dict[str, Any],
-              existing: Baseline | None, calibrate: bool = False) -> Path:
+              calibrate: bool = False) -> Path:
         """Record ``result`` for this device class and hardware key, keeping entries of others.
 
-        Each replaced entry's values and provenance are kept under ``previous``. Tolerances a
-        ``--calibrate`` run derived stay with their metric until the next calibration; with
-        ``calibrate`` they are derived again from this result's samples. If the benchmark's
-        params changed, entries measured under the old params are dropped: they are not
-        comparable any more.
+        The file is re-read under its lock, so entries another process wrote since this run
+        started are kept. Each replaced entry's values and provenance are kept under
+        ``previous``. Calibrated noise stays with its metric until the next calibration; with
+        ``calibrate`` it is measured again from this result's samples. Metrics this run could
+        not compute (``result.unavailable``) keep their old values. If the benchmark's params
+        changed, entries measured under the old params are dropped: they are not comparable.
+
+        Raises ``BaselineRefused`` (NaN, not reproducible: nothing is written) and
+        ``BaselineWriteError`` (the file system said no: path and reason).
         """
         path = self.path_for(profile, benchmark_id)
-        digest = config_hash(result.suite, result.params)
-        keep = existing is not None and existing.data.get("config_hash") == digest
-        data: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION,
-            "benchmark_id": benchmark_id,
-            "profile": profile,
-            "suite": result.suite,
-            "config_hash": digest,
-            "params": result.params,
-            "quality": dict(existing.data.get("quality", {})) if keep else {},
-            "cost": dict(existing.data.get("cost", {})) if keep else {},
-        }
-        # A metric that must reproduce has no spread to calibrate on.
-        seed_policy = SeedPolicy(result.repeats.get("seed_policy", SeedPolicy.SAME.value))
-        for scope, section, key in ((Scope.QUALITY, "quality", environment["device_class"]),
-                                    (Scope.COST, "cost", environment["hardware_key"])):
-            old = data[section].get(key) or {}
-            metrics = {}
-            for name, metric in result.metrics.items():
-                if metric.scope is not scope or not metric.compare or not metric.is_finite:
-                    continue
-                metrics[name] = metric.to_dict()
-                old_tolerance = old.get("metrics", {}).get(name, {}).get("tolerance")
-                tolerance = old_tolerance
-                if calibrate and not must_reproduce(metric, seed_policy):
-                    tolerance = calibrated_tolerance(metric.sample_values, old_tolerance)
-                if tolerance is not None:
-                    metrics[name]["tolerance"] = tolerance
-            if not metrics:
-                continue
-            data[section][key] = {"metrics": metrics, "environment": environment,
-                                  "provenance": provenance}
-            if result.repeats:
-                data[section][key]["repeats"] = result.repeats
-            if old:
-                data[section][key]["previous"] = {
-                    "provenance": old.get("provenance", {}),
-                    "values": {n: m["value"] for n, m in old["metrics"].items()}}
-            curves = {name: result.artifacts[name] for name in BASELINE_ARTIFACTS
-                      if name in result.artifacts}
-            if section == "quality" and curves:
-                data[section][key]["artifacts"] = curves
-        atomic_write_text(path, canonical_json(data))
+        problems = refusals(result)
+        if problems:
+            raise BaselineRefused(path, "refusing to write it; these metrics cannot be a "
+                                        "baseline:\n  " + "\n  ".join(problems))
+        try:
+            with locked(path):
+                existing = self.load_path(path)  # now, under the lock: keep others' entries
+                data = _merged(existing, profile, benchmark_id, result, environment,
+                               provenance, calibrate)
+                atomic_write_text(path, canonical_json(data))
+        except BaselineError:
+            raise
+        except OSError as exc:
+            raise BaselineWriteError(path, f"cannot be written: {_os_reason(exc)}") from None
         return path
 
 
-def compare_with_baseline(result: Result, baseline: Baseline, environment: dict[str, Any],
-                          compare_cost: bool = True, alpha: float = DEFAULT_ALPHA,
-                          nondeterministic: Collection[str] = ()) -> Comparison:
-    quality_entry = baseline.entry("quality", environment["device_class"]) or {}
-    context = Context(
-        same_platform=env_info.same_platform(quality_entry.get("environment"), environment),
-        same_seeds=_seed_set(quality_entry.get("repeats")) == _seed_set(result.repeats),
-        alpha=alpha)
-    cost_values = (baseline.references("cost", environment["hardware_key"]) if compare_cost
-                   else None)
-    return compare_metrics(result.metrics,
-                           baseline.references("quality", environment["device_class"]),
-                           cost_values, context, nondeterministic)
+def _os_reason(exc: OSError) -> str:
+    if exc.strerror and exc.filename:
+        return f"{exc.strerror} ({exc.filename})"
+    return exc.strerror or str(exc)
 
 
-def _seed_set(repeats: dict[str, Any] | None) -> frozenset | None:
-    """The seeds a side ran with; None for a single run with the profile's seed."""
-    seeds = (repeats or {}).get("seeds")
-    return frozenset(seeds) if seeds and len(set(seeds)) > 1 else None
+def _merged(existing: Baseline | None, profile: str, benchmark_id: str, result: Result,
+            environment: dict[str, Any], provenance: dict[str, Any],
+            calibrate: bool) -> dict[str, Any]:
+    digest = config_hash(result.suite, result.params)
+    keep = existing is not None and existing.data.get("config_hash") == digest
+    data: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "benchmark_id": benchmark_id,
+        "profile": profile,
+        "suite": result.suite,
+        "config_hash": digest,
+        "params": result.params,
+        "quality": dict(existing.data.get("quality", {})) if keep else {},
+        "cost": dict(existing.data.get("cost", {})) if keep else {},
+    }
+    # A metric that must reproduce has no spread to calibrate on.
+    seed_policy = SeedPolicy(result.repeats.get("seed_policy", SeedPolicy.SAME.value))
+    for scope, section, key in ((Scope.QUALITY, "quality", environment["device_class"]),
+                                (Scope.COST, "cost", environment["hardware_key"])):
+        old = data[section].get(key) or {}
+        old_metrics = old.get("metrics", {})
+        metrics = {}
+        for name, metric in result.metrics.items():
+            if metric.scope is not scope or not metric.compare:
+                continue
+            metrics[name] = metric.to_dict()
+            noise = _noise_of(old_metrics.get(name, {}))
+            if calibrate and not must_reproduce(metric, seed_policy):
+                noise = calibrated_noise(metric.sample_values, noise)
+            if noise is not None:
+                metrics[name]["noise"] = noise
+        carried = {name: old_metrics[name] for name in result.unavailable
+                   if name in old_metrics and name not in metrics}
+        if not metrics:
+            continue
+        metrics.update(carried)
+        data[section][key] = {"metrics": metrics, "environment": environment,
+                              "provenance": provenance}
+        if carried:
+            data[section][key]["kept_unavailable"] = {
+                name: result.unavailable[name] for name in sorted(carried)}
+        if result.repeats:
+            data[section][key]["repeats"] = result.repeats
+        if old:
+            data[section][key]["previous"] = {
+                "provenance": old.get("provenance", {}),
+                "values": {n: m["value"] for n, m in old_metrics.items()}}
+        curves = {name: result.artifacts[name] for name in BASELINE_ARTIFACTS
+                  if name in result.artifacts}
+        if section == "quality" and curves:
+            data[section][key]["artifacts"] = curves
+    return data

@@ -1,62 +1,35 @@
-"""Rules that turn (result, baseline) into per-metric verdicts and one overall verdict.
+"""One rule that turns (metric, baseline) into a verdict. The plugin, ``llmbench compare`` and the
+noise study all call ``compare_metric``; nothing else in the project judges a change.
 
 How a metric is compared depends on its ``Determinism``:
 
 * FIXED metrics (and SEEDED ones measured on the same platform with the same seeds) must agree
   near-exactly: a different value is a real change, there is no noise to forgive.
-* everything else compares its median with the baseline's: the change must exceed the tolerance
-  (calibrated from measured spread when the baseline has one, else the declared one) AND be
-  statistically significant given both sides' samples. With a single sample on either side the
-  tolerance decides alone, and the row says so.
+* everything else: a change within the declared tolerance passes. Beyond it, the verdict needs
+  evidence: the shift of the medians must be significant given the samples on both sides and
+  the metric's noise (``stats.shift_test``). Significant -> regressed / improved; suggestive
+  (p <= 0.1) and worse -> unconfirmed (visible, not failing); otherwise within noise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
-from llmbench.regression.results import Determinism, Direction, Metric, Scope, json_number
+from llmbench.regression.results import Determinism, Direction, Metric, Result, Scope, json_number
 from llmbench.regression.stats import (
     DEFAULT_ALPHA,
     NEAR_EXACT_ABS,
     NEAR_EXACT_REL,
-    shift_is_significant,
+    SUGGESTIVE_P,
+    noise_model,
+    shift_test,
 )
+from llmbench.regression.tolerances import Tolerance, tolerance
+from llmbench.regression.verdicts import Verdict
 
-
-class Verdict(str, Enum):
-    PASS = "pass"
-    IMPROVED = "improved"  # beyond tolerance in the good direction: suggest --update-baselines
-    REGRESSED = "regressed"  # beyond tolerance in the bad direction (or any change for EXACT)
-    INVALID = "invalid"  # NaN or inf: always a failure
-    MISSING = "missing"  # in the baseline, absent from the result
-    NEW = "new"  # in the result, absent from the baseline
-    NOT_COMPARED = "not compared"  # cost metric without a baseline from this hardware
-    RECORDED = "recorded"  # informational metric (compare=False)
-    WITHIN_NOISE = "within noise"  # beyond tolerance but not statistically significant
-    NONDETERMINISTIC = "nondeterministic"  # repeats of a FIXED / SEEDED metric disagreed
-
-    @property
-    def fails(self) -> bool:
-        return self in (Verdict.REGRESSED, Verdict.INVALID, Verdict.MISSING,
-                        Verdict.NONDETERMINISTIC)
-
-
-class Outcome(str, Enum):
-    PASS = "pass"
-    IMPROVED = "improved"
-    REGRESSED = "regressed"
-    NOT_COMPARABLE = "not comparable"  # the benchmark's params changed since the baseline
-    NO_BASELINE = "no baseline"
-    UPDATED = "updated"
-    ERROR = "error"
-
-    @property
-    def fails(self) -> bool:
-        return self in (Outcome.REGRESSED, Outcome.NOT_COMPARABLE, Outcome.NO_BASELINE,
-                        Outcome.ERROR)
+NEAR_EXACT = "near-exact"  # MetricComparison.tolerance of a FIXED / same-platform SEEDED metric
 
 
 @dataclass
@@ -67,13 +40,14 @@ class MetricComparison:
     baseline: float | None
     allowed: float | None = None
     unit: str = ""
-    # How the verdict was reached: "exact", "near-exact", "tolerance only (1 sample)",
-    # "Mann-Whitney p=0.003", ...; and where ``allowed`` came from.
+    # How the verdict was reached ("exact", "z=+4.1 p=2e-05 (...)") and where ``allowed`` came
+    # from ("declared", "near-exact"); ``reason`` for unavailable / busy / not compared rows.
     test: str = ""
     tolerance: str = ""
     p_value: float | None = None
     n_current: int = 1
     n_baseline: int = 1
+    reason: str = ""
 
     @property
     def change(self) -> float | None:
@@ -87,7 +61,7 @@ class MetricComparison:
             return None
         return self.change / abs(self.baseline)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict.value,
             "current": json_number(self.current),
@@ -100,39 +74,18 @@ class MetricComparison:
             "p_value": self.p_value,
             "n_current": self.n_current,
             "n_baseline": self.n_baseline,
+            **({"reason": self.reason} if self.reason else {}),
         }
-
-
-@dataclass
-class Comparison:
-    rows: list[MetricComparison] = field(default_factory=list)
-
-    @property
-    def outcome(self) -> Outcome:
-        verdicts = {row.verdict for row in self.rows}
-        if any(v.fails for v in verdicts):
-            return Outcome.REGRESSED
-        if Verdict.IMPROVED in verdicts:
-            return Outcome.IMPROVED
-        return Outcome.PASS
-
-    def moved(self) -> list[MetricComparison]:
-        """Rows worth showing a human: anything that is not a plain pass."""
-        quiet = (Verdict.PASS, Verdict.RECORDED, Verdict.NOT_COMPARED)
-        return [row for row in self.rows if row.verdict not in quiet]
-
-
-NEAR_EXACT = "near-exact"  # MetricComparison.tolerance of a FIXED / same-platform SEEDED metric
 
 
 @dataclass(frozen=True)
 class Reference:
-    """One metric of a baseline entry: its value, its samples and a calibrated tolerance."""
+    """One metric of a baseline entry: its value, its samples and its calibrated noise."""
 
     value: float
     samples: tuple[float, ...] = ()
-    # From --calibrate: {"rel_tol", "rel_tol_tested", "sigma", "sessions", "spread", ...}
-    tolerance: Mapping[str, Any] | None = None
+    # From --calibrate: {"within_cv", "between_cv", "sessions", "session_medians", ...}
+    noise: Mapping[str, Any] | None = None
 
     @classmethod
     def of(cls, baseline: float | Reference) -> Reference:
@@ -150,22 +103,11 @@ class Context:
     same_platform: bool = False  # same hardware key, packages and thread count
     same_seeds: bool = True
     alpha: float = DEFAULT_ALPHA
+    device_class: str = "cpu"
 
 
-def allowed_change(current: Metric, ref: Reference, exact: bool) -> tuple[float, str]:
-    """How far the value may move, and where that allowance comes from."""
-    if exact:
-        return max(NEAR_EXACT_REL * abs(ref.value), NEAR_EXACT_ABS), NEAR_EXACT
-    if ref.tolerance is None:
-        return current.allowed_change(ref.value), "declared"
-    # A significance test can back the tolerance only with samples on both sides.
-    tested = min(len(ref.sample_values), len(current.sample_values)) > 1 \
-        and "rel_tol_tested" in ref.tolerance
-    rel_tol = ref.tolerance["rel_tol_tested" if tested else "rel_tol"]
-    sigmas = ref.tolerance.get("tested_sigmas" if tested else "sigmas", "?")
-    return (float(rel_tol) * abs(ref.value),
-            f"calibrated {sigmas}σ (σ={ref.tolerance.get('sigma', 0):.2%}, "
-            f"{ref.tolerance.get('sessions', 1)} session(s))")
+def declared_noise(metric: Metric, device_class: str) -> Tolerance:
+    return tolerance(metric.kind, device_class) if metric.kind else Tolerance()
 
 
 def compare_metric(name: str, current: Metric, baseline: float | Reference,
@@ -177,79 +119,116 @@ def compare_metric(name: str, current: Metric, baseline: float | Reference,
         row.verdict = Verdict.RECORDED
         return row
     if not current.is_finite:
-        row.verdict = Verdict.INVALID
+        row.verdict = Verdict.FAILED
+        row.reason = f"value is {current.value}"
         return row
     exact = current.determinism is Determinism.FIXED or (
         current.determinism is Determinism.SEEDED and context.same_platform
         and context.same_seeds)
     if exact:
+        row.allowed = max(NEAR_EXACT_REL * abs(ref.value), NEAR_EXACT_ABS)
+        row.tolerance = NEAR_EXACT
         row.test = ("exact" if current.determinism is Determinism.FIXED
                     else "near-exact (same platform and seeds)")
-    row.allowed, row.tolerance = allowed_change(current, ref, exact)
+    else:
+        row.allowed = current.allowed_change(ref.value)
+        row.tolerance = "declared"
 
     delta = current.value - ref.value
-    # How much worse: a signed change for LOWER / HIGHER, any change for EXACT.
     if current.direction is Direction.EXACT:
         worse = abs(delta)
     else:
         worse = delta if current.direction is Direction.LOWER else -delta
     if abs(worse) <= row.allowed:
         return row
-    verdict = Verdict.REGRESSED if worse > 0 else Verdict.IMPROVED
     if exact:
-        row.verdict = verdict
+        row.verdict = Verdict.REGRESSED if worse > 0 else Verdict.IMPROVED
         return row
-    significance = shift_is_significant(ref.sample_values, current.sample_values,
-                                        higher=delta > 0, alpha=context.alpha)
-    if significance is None:
-        row.test = "tolerance only (1 sample)"
-        row.verdict = verdict
-        return row
-    row.test = significance.describe()
-    row.p_value = significance.p_value
-    row.verdict = verdict if significance.significant else Verdict.WITHIN_NOISE
+
+    declared = declared_noise(current, context.device_class)
+    noise = noise_model(ref.sample_values, current.sample_values,
+                        declared_within=declared.within_cv, declared_between=declared.between_cv,
+                        calibrated=ref.noise)
+    worse_is_higher = (current.direction is Direction.LOWER
+                       or (current.direction is Direction.EXACT and delta > 0))
+    test = shift_test(ref.sample_values, current.sample_values,
+                      worse_is_higher=worse_is_higher, noise=noise)
+    row.test = test.describe()
+    row.p_value = test.p_value
+    if test.p_value <= context.alpha:
+        row.verdict = Verdict.REGRESSED if worse > 0 else Verdict.IMPROVED
+    elif worse > 0 and test.p_value <= SUGGESTIVE_P:
+        row.verdict = Verdict.UNCONFIRMED
+    else:
+        row.verdict = Verdict.WITHIN_NOISE
     return row
 
 
-def compare_metrics(current: dict[str, Metric],
-                    quality_baseline: Mapping[str, float | Reference] | None,
-                    cost_baseline: Mapping[str, float | Reference] | None,
-                    context: Context = Context(),
-                    nondeterministic: Collection[str] = ()) -> Comparison:
-    """Compare a result's metrics with baseline values.
+def compare_result(result: Result, quality_baseline: Mapping[str, float | Reference] | None,
+                   cost_baseline: Mapping[str, float | Reference] | None,
+                   context: Context = Context(), *, cost_skipped: str = "") -> list[MetricComparison]:
+    """Every metric of ``result`` against the baseline's values, plus a row for each baseline
+    metric the result lacks.
 
     ``quality_baseline`` holds the values of the same device class, ``cost_baseline`` those of
-    the same hardware key (``None`` when this hardware has none). ``nondeterministic`` names
-    metrics whose repeats disagreed although they should not: they fail whatever the baseline.
+    the same hardware key (None: none for this hardware, ``cost_skipped`` says why).
     """
-    comparison = Comparison()
-    for name, metric in sorted(current.items()):
-        if name in nondeterministic:
-            comparison.rows.append(MetricComparison(
-                name, Verdict.NONDETERMINISTIC, metric.value, None, unit=metric.unit,
-                test=f"{metric.determinism.value} metric varied across repeats: "
-                     f"{sorted(set(metric.sample_values))}",
-                n_current=len(metric.sample_values)))
-            continue
+    rows: list[MetricComparison] = []
+    for name, metric in sorted(result.metrics.items()):
+        n = len(metric.sample_values)
         source = quality_baseline if metric.scope is Scope.QUALITY else cost_baseline
-        if not metric.is_finite and metric.compare:
-            comparison.rows.append(
-                MetricComparison(name, Verdict.INVALID, metric.value, None, unit=metric.unit))
+        if name in result.nondeterministic:
+            rows.append(MetricComparison(
+                name, Verdict.NONDETERMINISTIC, metric.value, None, unit=metric.unit,
+                test=f"{metric.determinism.value} metric varied across repeats",
+                reason=f"values {sorted(set(result.nondeterministic[name]))}", n_current=n))
+        elif not metric.compare:
+            rows.append(MetricComparison(name, Verdict.RECORDED, metric.value, None,
+                                         unit=metric.unit, n_current=n))
+        elif not metric.is_finite:
+            rows.append(MetricComparison(name, Verdict.FAILED, metric.value, None,
+                                         unit=metric.unit, reason=f"value is {metric.value}",
+                                         n_current=n))
+        elif metric.scope is Scope.COST and result.busy:
+            rows.append(MetricComparison(name, Verdict.BUSY, metric.value,
+                                         _value(source, name), unit=metric.unit,
+                                         reason=result.busy, n_current=n))
         elif source is None:
-            verdict = Verdict.RECORDED if not metric.compare else (
-                Verdict.NOT_COMPARED if metric.scope is Scope.COST else Verdict.NEW)
-            comparison.rows.append(MetricComparison(name, verdict, metric.value, None,
-                                                    unit=metric.unit,
-                                                    n_current=len(metric.sample_values)))
+            verdict = Verdict.NOT_COMPARED if metric.scope is Scope.COST else Verdict.NEW
+            rows.append(MetricComparison(name, verdict, metric.value, None, unit=metric.unit,
+                                         reason=cost_skipped if metric.scope is Scope.COST
+                                         else "", n_current=n))
         elif name not in source:
-            verdict = Verdict.NEW if metric.compare else Verdict.RECORDED
-            comparison.rows.append(MetricComparison(name, verdict, metric.value, None,
-                                                    unit=metric.unit,
-                                                    n_current=len(metric.sample_values)))
+            rows.append(MetricComparison(name, Verdict.NEW, metric.value, None, unit=metric.unit,
+                                         n_current=n))
         else:
-            comparison.rows.append(compare_metric(name, metric, source[name], context))
-    for source in (quality_baseline, cost_baseline):
-        for name in sorted(set(source or {}) - set(current)):
-            comparison.rows.append(MetricComparison(name, Verdict.MISSING, None,
-                                                    Reference.of(source[name]).value))
-    return comparison
+            rows.append(compare_metric(name, metric, source[name], context))
+    baseline_names: dict[str, float | Reference] = {**(cost_baseline or {}),
+                                                    **(quality_baseline or {})}
+    for name in sorted(set(baseline_names) - set(result.metrics)):
+        reason = result.unavailable.get(name)
+        rows.append(MetricComparison(
+            name, Verdict.UNAVAILABLE if reason else Verdict.MISSING, None,
+            Reference.of(baseline_names[name]).value, reason=reason or ""))
+    for name in sorted(set(result.unavailable) - set(result.metrics) - set(baseline_names)):
+        rows.append(MetricComparison(name, Verdict.UNAVAILABLE, None, None,
+                                     reason=result.unavailable[name]))
+    return rows
+
+
+def _value(source: Mapping[str, float | Reference] | None, name: str) -> float | None:
+    if not source or name not in source:
+        return None
+    return Reference.of(source[name]).value
+
+
+@dataclass
+class Comparison:
+    """Rows of one result (kept for callers that compare metric dictionaries directly)."""
+
+    rows: list[MetricComparison] = field(default_factory=list)
+
+    def moved(self) -> list[MetricComparison]:
+        """Rows worth showing a human: anything that is not a plain pass."""
+        quiet = (Verdict.PASS, Verdict.RECORDED, Verdict.NOT_COMPARED)
+        return [row for row in self.rows if row.verdict not in quiet]

@@ -48,9 +48,23 @@ def cuda_info(device_index: int = 0) -> dict[str, Any]:
     }
 
 
+_HARDWARE_KEY_OVERRIDE: list[str] = []  # set by --hardware-key for the run
+HARDWARE_KEY_ENV = "LLMBENCH_HARDWARE_KEY"
+
+
+def set_hardware_key(name: str | None) -> None:
+    """Name this runner's hardware (``--hardware-key``); None returns to detection."""
+    _HARDWARE_KEY_OVERRIDE[:] = [name.strip()] if name and name.strip() else []
+
+
 def hardware_key(device: str) -> str:
     """Cost metrics compare only between results that share this key: device class, model and
-    count (``cuda/NVIDIA H100 80GB HBM3 x1``, ``cpu/AMD EPYC 7B13 x2``)."""
+    count (``cuda/NVIDIA H100 80GB HBM3 x1``, ``cpu/AMD EPYC 7B13 x2``), or the name a team gave
+    the runner (``--hardware-key`` / ``$LLMBENCH_HARDWARE_KEY``)."""
+    named = (_HARDWARE_KEY_OVERRIDE[0] if _HARDWARE_KEY_OVERRIDE
+             else os.environ.get(HARDWARE_KEY_ENV, "").strip())
+    if named:
+        return named
     if device == "cuda":
         info = cuda_info()
         return f"cuda/{info.get('gpu_name', 'unknown')} x{info.get('gpu_count', 0)}"

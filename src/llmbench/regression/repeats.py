@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from enum import Enum
 
-from llmbench.regression.results import Determinism, Metric, Result
+from llmbench.regression.results import Determinism, Metric, Result, Scope
 from llmbench.regression.stats import near_equal
 
 
@@ -37,20 +37,16 @@ def must_reproduce(metric: Metric, policy: SeedPolicy) -> bool:
         metric.determinism is Determinism.SEEDED and policy is SeedPolicy.SAME)
 
 
-@dataclass
-class Merged:
-    result: Result
-    # metric name -> the per-repeat values, for metrics that should have agreed and did not
-    nondeterministic: dict[str, list[float]] = field(default_factory=dict)
-
-
 def merge_repeats(results: Sequence[Result], seeds: Sequence[int],
-                  policy: SeedPolicy = SeedPolicy.SAME) -> Merged:
+                  policy: SeedPolicy = SeedPolicy.SAME) -> Result:
     """One result whose metrics hold every repeat's value as samples.
 
     A NOISY metric's value becomes the median of the repeats; a metric that must reproduce keeps
-    the first repeat's value. Params, artifacts and notes come from the first repeat, whose seed
-    is the profile's. A single result keeps the samples it measured itself (timed rounds).
+    the first repeat's value, and lands in ``nondeterministic`` when the repeats disagree.
+    Params, artifacts and notes come from the first repeat, whose seed is the profile's. A
+    single result keeps the samples it measured itself (timed rounds). Repeats the machine
+    starved (``busy``) do not contribute cost samples while others do; when all were starved,
+    the merged result is busy.
     """
     if not results:
         raise ValueError("no results to merge")
@@ -59,23 +55,42 @@ def merge_repeats(results: Sequence[Result], seeds: Sequence[int],
                     notes=list(first.notes),
                     repeats={"count": len(results), "seeds": list(seeds),
                              "seed_policy": policy.value})
-    nondeterministic: dict[str, list[float]] = {}
+    for later in results:
+        merged.unavailable.update(later.unavailable)
+        for phase, seconds in later.phases.items():
+            merged.phases[phase] = merged.phases.get(phase, 0.0) + seconds
+    merged.machine = _merge_machine(results)
+    calm = [r for r in results if not r.busy]
+    if not calm:
+        merged.busy = first.busy
+    elif len(calm) < len(results):
+        merged.notes.append(f"{len(results) - len(calm)} of {len(results)} repeats ran on a busy "
+                            "machine; their cost values were left out")
     for name, template in first.metrics.items():
-        values = [r.metrics[name].value for r in results if name in r.metrics]
+        pool = calm if (template.scope is Scope.COST and calm) else results
+        values = [r.metrics[name].value for r in pool if name in r.metrics]
         if len(results) == 1:
             merged.add(name, template)
             continue
         reproduce = must_reproduce(template, policy)
         invalid = [v for v in values if not math.isfinite(v)]
         if invalid:
-            value = invalid[0]  # a NaN in any repeat fails the metric as INVALID
+            value = invalid[0]  # a NaN in any repeat fails the metric
         elif reproduce:
             value = values[0]
             if not all(near_equal(v, value) for v in values):
-                nondeterministic[name] = values
+                merged.nondeterministic[name] = values
         else:
             value = statistics.median(values)
         merged.add(name, replace(template, value=value, samples=values))
     for later in results[1:]:
         merged.notes.extend(note for note in later.notes if note not in merged.notes)
-    return Merged(merged, nondeterministic)
+    return merged
+
+
+def _merge_machine(results: Sequence[Result]) -> dict:
+    shares = [r.machine.get("cpu_share") for r in results if "cpu_share" in r.machine]
+    if not shares:
+        return dict(results[0].machine)
+    return {**results[0].machine, "cpu_share": shares[0] if len(shares) == 1 else shares,
+            "busy_repeats": sum(bool(r.busy) for r in results)}

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from llmbench.regression.tolerances import tolerance
+
 
 class Direction(str, Enum):
     LOWER = "lower"  # lower is better (loss, latency, memory)
@@ -48,6 +50,9 @@ class Metric:
     # Every measured value when the benchmark ran more than once (or timed several rounds);
     # ``value`` is then their median (NOISY) or their common value (FIXED / SEEDED).
     samples: list[float] | None = None
+    # What it measures (time, throughput, memory, loss, ...): looks up the noise it is judged
+    # by in ``tolerances.TOLERANCES`` until --calibrate measures it.
+    kind: str | None = None
 
     def __post_init__(self) -> None:
         self.direction = Direction(self.direction)
@@ -85,6 +90,7 @@ class Metric:
             "compare": self.compare,
             "determinism": self.determinism.value,
             **({"samples": [json_number(v) for v in self.samples]} if self.samples else {}),
+            **({"kind": self.kind} if self.kind else {}),
         }
 
     @classmethod
@@ -99,6 +105,7 @@ class Metric:
             compare=bool(data.get("compare", True)),
             determinism=data.get("determinism"),
             samples=data.get("samples"),
+            kind=data.get("kind"),
         )
 
 
@@ -109,15 +116,29 @@ def json_number(value: float | None) -> float | str | None:
     return repr(value)
 
 
-def quality(value: float, unit: str = "", direction: str = "lower", rel_tol: float = 0.0,
-            abs_tol: float = 0.0, determinism: str | None = None) -> Metric:
-    return Metric(value, unit, Direction(direction), rel_tol, abs_tol, Scope.QUALITY,
-                  determinism=determinism)
+def _tolerances(kind: str | None, device: str, rel_tol: float | None,
+                abs_tol: float | None) -> tuple[float, float]:
+    declared = tolerance(kind, device) if kind else None
+    return (rel_tol if rel_tol is not None else (declared.rel_tol if declared else 0.0),
+            abs_tol if abs_tol is not None else (declared.abs_tol if declared else 0.0))
 
 
-def cost(value: float, unit: str = "", direction: str = "lower", rel_tol: float = 0.0,
-         abs_tol: float = 0.0) -> Metric:
-    return Metric(value, unit, Direction(direction), rel_tol, abs_tol, Scope.COST)
+def quality(value: float, unit: str = "", direction: str = "lower",
+            rel_tol: float | None = None, abs_tol: float | None = None,
+            determinism: str | Determinism | None = None, *, kind: str | None = None,
+            device: str = "cpu") -> Metric:
+    """A quality metric; tolerances come from the table for ``kind`` unless given."""
+    rel, absolute = _tolerances(kind, device, rel_tol, abs_tol)
+    return Metric(value, unit, Direction(direction), rel, absolute, Scope.QUALITY,
+                  determinism=determinism, kind=kind)
+
+
+def cost(value: float, unit: str = "", direction: str = "lower", rel_tol: float | None = None,
+         abs_tol: float | None = None, *, kind: str | None = None, device: str = "cpu"
+         ) -> Metric:
+    """A cost metric (time, memory, throughput): compared only on the same hardware."""
+    rel, absolute = _tolerances(kind, device, rel_tol, abs_tol)
+    return Metric(value, unit, Direction(direction), rel, absolute, Scope.COST, kind=kind)
 
 
 def seeded_on(device: str) -> Determinism:
@@ -147,6 +168,17 @@ class Result:
     # Set when several runs were merged: {"count": N, "seeds": [...], "seed_policy": "same"}.
     # Not part of ``params``: repeating a benchmark does not change what it measures.
     repeats: dict[str, Any] = field(default_factory=dict)
+    # Metrics that could not be computed here, with the reason (METEOR without WordNet, ...):
+    # a baseline that has them reports "unavailable", not "missing".
+    unavailable: dict[str, str] = field(default_factory=dict)
+    # Metrics that should have reproduced across repeats and did not: name -> the values.
+    nondeterministic: dict[str, list[float]] = field(default_factory=dict)
+    # Where the wall time went: phase (load, train, eval, generate, retrieve, judge) -> seconds.
+    phases: dict[str, float] = field(default_factory=dict)
+    # How the process fared on the machine while measuring (CPU time vs wall time per repeat);
+    # ``busy`` says why cost metrics cannot be judged, when the process was starved.
+    machine: dict[str, Any] = field(default_factory=dict)
+    busy: str | None = None
 
     def add(self, name: str, metric: Metric) -> None:
         self.metrics[name] = metric
@@ -159,16 +191,21 @@ class Result:
             "artifacts": self.artifacts,
             "notes": self.notes,
             **({"repeats": self.repeats} if self.repeats else {}),
+            **({"unavailable": self.unavailable} if self.unavailable else {}),
+            **({"nondeterministic": self.nondeterministic} if self.nondeterministic else {}),
+            **({"phases": self.phases} if self.phases else {}),
+            **({"machine": self.machine} if self.machine else {}),
+            **({"busy": self.busy} if self.busy else {}),
         }
 
 
-def latency_metrics(benchmark: Any, prefix: str, rel_tol: float = 0.5) -> dict[str, Metric]:
+def latency_metrics(benchmark: Any, prefix: str, device: str = "cpu") -> dict[str, Metric]:
     """Turn a finished pytest-benchmark ``benchmark`` fixture's statistics into cost metrics.
 
     ``benchmark.stats.stats`` carries mean/median/stddev/min/max in seconds and the rounds.
     """
     stats = benchmark.stats.stats
-    metrics = {f"{prefix}_{key}_s": cost(getattr(stats, key), "s", rel_tol=rel_tol)
+    metrics = {f"{prefix}_{key}_s": cost(getattr(stats, key), "s", kind="time", device=device)
                for key in ("median", "mean", "min")}
     # The timed rounds are samples of the median: the comparison can test them.
     metrics[f"{prefix}_median_s"].samples = list(stats.data)

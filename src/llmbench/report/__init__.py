@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from llmbench.core.redaction import redact_data
 from llmbench.report.results_file import (
     RESULTS_SCHEMA_VERSION,
     build_results,
@@ -45,12 +46,13 @@ def render_report(results: dict[str, Any], out_dir: Path, *, step_summary: str |
     ``step_summary``: a file (``$GITHUB_STEP_SUMMARY``) to append the summary to, without
     image links.
     """
-    from llmbench.regression.baselines import atomic_write_text
+    from llmbench.core.files import atomic_write_text
     from llmbench.report.plots import write_plots
     from llmbench.report.summary import render_summary
     from llmbench.report.tables import build_tables
 
     out_dir = Path(out_dir)
+    results = redact_data(results)  # summary.md and the step summary never show a key
     problems = _schema_problems(results)
     tables, skipped = build_tables(list(results.get("benchmarks") or []))
     problems += skipped

@@ -1,4 +1,8 @@
-"""Two results.json side by side: one markdown row per (benchmark, device, metric)."""
+"""Two results.json side by side: one markdown row per (benchmark, device, metric).
+
+Each metric of B is judged against A with ``regression.compare.compare_metric``: the same rule,
+noise model and verdict words as a baseline check (regressed, unconfirmed, within noise, ...).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ import math
 from collections import Counter
 from typing import Any
 
+from llmbench.regression.compare import Context, Reference, compare_metric
+from llmbench.regression.environment import same_platform
+from llmbench.regression.results import Metric
 from llmbench.report.summary import format_number
 
 Key = tuple[str, str, str]  # benchmark_id, profile, device
@@ -28,25 +35,30 @@ def _value(metric: dict[str, Any] | None) -> float | None:
     return float(metric["value"])  # "nan" / "inf" strings parse too
 
 
-def judge(a: float | None, b: float | None, metric: dict[str, Any]) -> str:
-    """How B stands against A under the metric's own direction and tolerance."""
-    if a is None:
+def judge(metric_a: dict[str, Any] | None, metric_b: dict[str, Any] | None,
+          context: Context) -> str:
+    """How B's metric stands against A's, by the same rule the plugin applies to a baseline
+    (A plays the baseline: its value, samples and calibrated noise)."""
+    if metric_a is None:
         return "only in B"
-    if b is None:
+    if metric_b is None:
         return "only in A"
-    if not (math.isfinite(a) and math.isfinite(b)):
-        return "not finite"
-    if not metric.get("compare", True):
-        return "info (not compared)"
-    allowed = max(float(metric.get("abs_tol", 0.0)), float(metric.get("rel_tol", 0.0)) * abs(a))
-    delta = b - a
-    if abs(delta) <= allowed:
-        return "≈ within tolerance"
-    direction = metric.get("direction", "lower")
-    if direction == "exact":
-        return "changed"
-    better = delta < 0 if direction == "lower" else delta > 0
-    return "better" if better else "worse"
+    a = _value(metric_a)
+    reference = Reference(a, tuple(float(s) for s in metric_a.get("samples") or ()),
+                          metric_a.get("noise"))
+    if a is None or not math.isfinite(a):
+        return "A not finite"
+    return compare_metric("", Metric.from_dict(metric_b), reference, context).verdict.value
+
+
+def _context(rec_a: dict[str, Any] | None, rec_b: dict[str, Any] | None) -> Context:
+    env_a, env_b = (rec_a or {}).get("environment"), (rec_b or {}).get("environment")
+    seeds = [tuple(sorted(set(((r or {}).get("result") or {}).get("repeats", {})
+                              .get("seeds", []) or [])))
+             for r in (rec_a, rec_b)]
+    device = ((rec_b or rec_a or {}).get("device") or "cpu")
+    return Context(same_platform=same_platform(env_a, env_b), same_seeds=seeds[0] == seeds[1],
+                   device_class="cuda" if device.startswith("cuda") else "cpu")
 
 
 def _change(a: float | None, b: float | None, unit: str) -> str:
@@ -71,12 +83,13 @@ def compare_runs(a: dict[str, Any], b: dict[str, Any], *, label_a: str = "A",
     tally: Counter[str] = Counter()
     for key in sorted(set(index_a) | set(index_b)):
         metrics_a, metrics_b = _metrics(index_a.get(key)), _metrics(index_b.get(key))
+        context = _context(index_a.get(key), index_b.get(key))
         for name in sorted(set(metrics_a) | set(metrics_b)):
             ma, mb = metrics_a.get(name), metrics_b.get(name)
             va, vb = _value(ma), _value(mb)
-            verdict = judge(va, vb, mb or ma or {})
+            verdict = judge(ma, mb, context)
             tally[verdict] += 1
-            if changed_only and verdict.startswith(("≈", "info")):
+            if changed_only and verdict in ("pass", "recorded", "within noise"):
                 continue
             unit = (mb or ma or {}).get("unit", "")
             shown_unit = "MiB" if unit == "bytes" else unit
@@ -91,5 +104,6 @@ def compare_runs(a: dict[str, Any], b: dict[str, Any], *, label_a: str = "A",
     else:
         out += ["No metrics to show.", ""]
     out.append("Metrics: " + ", ".join(f"{n} {v}" for v, n in sorted(tally.items())) + ". "
-               "Tolerances are the metrics' own (from B); sizes in bytes are shown in MiB.")
+               "Judged by the rule the plugin applies to baselines (A as the baseline, B's "
+               "tolerances); sizes in bytes are shown in MiB.")
     return "\n".join(out) + "\n"

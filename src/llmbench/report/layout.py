@@ -45,7 +45,8 @@ LAYOUTS: dict[str, SuiteLayout] = {
             Column("Peak CUDA allocated", ("peak_cuda_allocated_mb", "peak_cuda_allocated_bytes"),
                    chart="bars"),
             Column("Peak CUDA reserved", ("peak_cuda_reserved_mb", "peak_cuda_reserved_bytes")),
-            Column("RSS mean", ("rss_mean_mb", "rss_mean_bytes"), chart="bars"),
+            Column("RSS growth", ("rss_growth_mb",), chart="bars"),
+            Column("RSS mean", ("rss_mean_mb", "rss_mean_bytes")),
             Column("RSS max", ("rss_max_mb", "rss_max_bytes")),
             Column("Trainable params", ("trainable_params",)),
         ),
@@ -104,6 +105,18 @@ LAYOUTS: dict[str, SuiteLayout] = {
             Column("Spearman vs graded label", ("spearman_correctness_grade",), chart="scores"),
             Column("Time per judgment", ("seconds_per_judgment",), chart="bars"),
             Column("Repeat difference", ("repeat_max_abs_diff",)),
+        ),
+    ),
+    "generation": SuiteLayout(
+        title="Generation speed (ours vs model.generate, same session)",
+        label="Case",
+        columns=(
+            Column("Ours tokens/s", ("ours_tokens_per_s",), chart="bars"),
+            Column("HF one-at-a-time tokens/s", ("hf_single_tokens_per_s",), chart="bars"),
+            Column("HF same batches tokens/s", ("hf_batched_tokens_per_s",), chart="bars"),
+            Column("Speedup vs one-at-a-time", ("speedup_vs_single",)),
+            Column("Ours / HF batched", ("ratio_vs_hf_batched",)),
+            Column("Outputs identical", ("outputs_match_single",)),
         ),
     ),
 }

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from llmbench.core.files import atomic_write_text
+from llmbench.core.redaction import redact_data, redact_secrets
 from llmbench.regression import environment
-from llmbench.regression.baselines import atomic_write_text
+from llmbench.regression.verdicts import BENCHMARK_KINDS, METRIC_KINDS
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2
 
 
 def build_results(records: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
+        "outcome_kinds": {
+            "benchmark": {name: asdict(kind) for name, kind in BENCHMARK_KINDS.items()},
+            "metric": {name: asdict(kind) for name, kind in METRIC_KINDS.items()}},
         "provenance": environment.provenance(),
         "benchmarks": sorted(records, key=lambda r: (str(r.get("benchmark_id")),
                                                      str(r.get("device")))),
@@ -22,8 +28,11 @@ def build_results(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def write_results(report_dir: Path, results: dict[str, Any]) -> Path:
+    """Write results.json, every string redacted (``llmbench.core.redaction``): whatever the
+    caller passes, no API key reaches the file."""
     path = Path(report_dir) / "results.json"
-    atomic_write_text(path, json.dumps(results, indent=2, sort_keys=True, default=str) + "\n")
+    text = json.dumps(redact_data(results), indent=2, sort_keys=True, default=str)
+    atomic_write_text(path, redact_secrets(text) + "\n")
     return path
 
 

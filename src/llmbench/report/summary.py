@@ -11,31 +11,26 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from llmbench.regression.verdicts import BENCHMARK_KINDS, KINDS
 from llmbench.report.judges import summary_notes
 from llmbench.report.tables import Cell, Table, display_value
 
-OUTCOME_MARKS = {
-    "pass": "✅",
-    "improved": "✨",
-    "regressed": "❌",
-    "not comparable": "⚠️",
-    "no baseline": "⚠️",
-    "updated": "📝",
-    "error": "💥",
-}
-VERDICT_MARKS = {"regressed": "❌", "invalid": "❌", "missing": "❌", "nondeterministic": "❌",
-                 "improved": "✨", "new": "🆕", "within noise": "〰️"}
-FAILING = ("regressed", "not comparable", "no baseline", "error")
+FAILING = tuple(kind for kind, k in BENCHMARK_KINDS.items() if k.fails)
 PACKAGES_SHOWN = ("torch", "transformers", "peft", "bitsandbytes", "sentence-transformers")
-LEGEND = (
-    "Cells show the value and, in brackets, its change against the baseline. "
-    "✅ pass · ✨ improved beyond tolerance (consider `--update-baselines`) · "
-    "❌ regressed, missing, not finite or not reproducible · 🆕 not in the baseline · "
-    "〰️ beyond tolerance but not statistically significant (within noise) · "
-    "⚠️ no baseline / not comparable · 📝 baseline rewritten · 💥 error. "
-    "Cost metrics (time, memory, throughput) are compared only against a baseline from the "
-    "same hardware; without one they show no change. Sizes in bytes are shown in MiB."
-)
+QUIET_VERDICTS = ("pass", "recorded", "not compared")
+
+
+def mark(kind: str | None) -> str:
+    return KINDS[kind].emoji if kind in KINDS else ""
+
+
+def legend(used: set[str]) -> str:
+    """What the marks in this summary mean (only those that appear)."""
+    parts = [f"{KINDS[k].emoji} {k}: {KINDS[k].meaning}" for k in KINDS
+             if k in used and KINDS[k].emoji]
+    return ("Cells show the value and, in brackets, its change against the baseline. "
+            + " · ".join(parts) + ". Cost metrics (time, memory, throughput) are compared only "
+            "against a baseline from the same hardware. Sizes in bytes are shown in MiB.")
 
 
 def format_number(value: float | None, unit: str = "") -> str:
@@ -56,16 +51,16 @@ def format_number(value: float | None, unit: str = "") -> str:
 def format_cell(cell: Cell | None) -> str:
     if cell is None:
         return ""
-    if cell.verdict == "missing":
-        return "missing ❌"
+    if cell.verdict in ("missing", "unavailable") and cell.value is None:
+        return f"{cell.verdict} {mark(cell.verdict)}"
     text = format_number(cell.value, cell.unit)
     rel = cell.relative_change
     if rel is not None:
         text += f" ({rel:+.1%})"
     elif cell.change is not None:
         text += f" ({cell.change:+.3g})"
-    mark = VERDICT_MARKS.get(cell.verdict or "")
-    return f"{text} {mark}" if mark else text
+    shown = mark(cell.verdict) if cell.verdict not in QUIET_VERDICTS else ""
+    return f"{text} {shown}" if shown else text
 
 
 def _escape(text: str) -> str:
@@ -76,11 +71,16 @@ def render_table(table: Table, *, extra: bool = False) -> str:
     """The table users write (rank / precision / experiment rows); with ``extra``, the same
     rows with the metrics the layout does not place."""
     columns = table.extra_columns if extra else table.columns
-    header = [table.layout.label, *([] if extra else ["Verdict"]), *(c.title for c in columns)]
+    header = [table.layout.label, *([] if extra else ["Verdict", "Time (s)"]),
+              *(c.title for c in columns)]
     lines = ["| " + " | ".join(_escape(h) for h in header) + " |",
-             "|" + "|".join(["---"] * (1 if extra else 2) + ["---:"] * len(columns)) + "|"]
+             "|" + "|".join(["---"] * (1 if extra else 2) + ["---:"] * (len(columns)
+                                                                   + (0 if extra else 1))) + "|"]
     for row in table.rows:
-        verdict = [] if extra else [f"{OUTCOME_MARKS.get(row.outcome, '')} {row.outcome}".strip()]
+        seconds = row.record.get("duration_s")
+        verdict = [] if extra else [f"{mark(row.outcome)} {row.outcome}".strip(),
+                                    f"{seconds:.1f}" if isinstance(seconds, (int, float))
+                                    else "—"]
         cells = [format_cell(row.cells.get(c.header)) for c in columns]
         lines.append("| " + " | ".join(_escape(x) for x in [row.label, *verdict, *cells]) + " |")
     return "\n".join(lines)
@@ -119,7 +119,7 @@ def render_summary(results: dict[str, Any], tables: list[Table], problems: list[
     records = results.get("benchmarks") or []
     counts = Counter(str(r.get("outcome") or "unreadable") if isinstance(r, dict) else
                      "unreadable" for r in records)
-    tally = " · ".join(f"{OUTCOME_MARKS.get(k, '')} {n} {k}" for k, n in sorted(counts.items()))
+    tally = " · ".join(f"{mark(k)} {n} {k}" for k, n in sorted(counts.items()))
     out = ["# llmbench report", "",
            f"**{len(records)} benchmark(s)**: {tally}" if records else "No benchmarks recorded.",
            ""]
@@ -139,26 +139,64 @@ def render_summary(results: dict[str, Any], tables: list[Table], problems: list[
         if table.extra_columns:
             out += ["<details><summary>Other metrics</summary>", "",
                     render_table(table, extra=True), "", "</details>", ""]
+        out += _ranking(table)
         for image in (plots or {}).get(table.key, []):
             out += [f"![{image.stem}]({image.as_posix()})", ""]
     if tables:
-        out += [f"<sub>{LEGEND}</sub>", ""]
+        used = set(counts) | {cell.verdict for table in tables for row in table.rows
+                              for cell in row.cells.values() if cell.verdict}
+        out += [f"<sub>{legend(used)}</sub>", ""]
     out += _details(records, problems)
     return "\n".join(out).rstrip() + "\n"
 
 
+def _ranking(table: Table) -> list[str]:
+    """RAG configurations ranked by the mean of their min-max normalized quality scores."""
+    results = [row.record.get("result") for row in table.rows]
+    usable = [r for r in results if r and (r.get("artifacts") or {}).get("config")]
+    if table.suite != "rag" or len(usable) < 2:
+        return []
+    from llmbench.report.ranking import DEFAULT_RANKING_METRICS, rank_rag_results
+
+    ranked = rank_rag_results(usable)
+    lines = [f"Ranking (mean of min-max normalized {', '.join(DEFAULT_RANKING_METRICS)}; "
+             "1 = best on every score):", "", "| # | Configuration | Score |", "|---:|---|---:|"]
+    lines += [f"| {r.rank} | {_escape(r.name)} | {format_number(r.score)} |" for r in ranked]
+    return lines + [""]
+
+
+def _time_section(records: list[dict[str, Any]]) -> list[str]:
+    """Each benchmark's wall time and where it went (phases the runner measured)."""
+    timed = [r for r in records if isinstance(r, dict)
+             and isinstance(r.get("duration_s"), (int, float))]
+    if not timed:
+        return []
+    total = sum(r["duration_s"] for r in timed)
+    out = ["## Where the time goes", "", f"{len(timed)} benchmark(s), {total:.1f} s in all.", "",
+           "| Benchmark | Device | Time (s) | Phases (s, summed over repeats) |",
+           "|---|---|---:|---|"]
+    for rec in sorted(timed, key=lambda r: -r["duration_s"]):
+        phases = ((rec.get("result") or {}).get("phases") or {})
+        shown = ", ".join(f"{name} {seconds:.1f}" for name, seconds in phases.items())
+        out.append(f"| `{rec.get('benchmark_id')}` | {rec.get('device')} | "
+                   f"{rec['duration_s']:.1f} | {shown or '—'} |")
+    return out + [""]
+
+
 def _details(records: list[dict[str, Any]], problems: list[str]) -> list[str]:
-    out: list[str] = []
-    noted = [r for r in records if isinstance(r, dict) and r.get("message")
+    out: list[str] = _time_section(records)
+    noted = [r for r in records if isinstance(r, dict) and (r.get("message") or r.get("reason"))
              and r.get("outcome") not in ("pass", "updated")]
     if noted:
         out += ["## What moved", ""]
         for rec in sorted(noted, key=lambda r: (r.get("outcome") not in FAILING,
                                                  str(r.get("benchmark_id")))):
-            mark = OUTCOME_MARKS.get(rec.get("outcome"), "")
-            out += [f"<details><summary>{mark} <code>{rec.get('benchmark_id')}</code> "
-                    f"[{rec.get('device')}]: {rec.get('outcome')}</summary>", "",
-                    "```", str(rec["message"]).strip(), "```", "</details>", ""]
+            why = f" ({_escape(rec['reason'])})" if rec.get("reason") else ""
+            out += [f"<details><summary>{mark(rec.get('outcome'))} <code>"
+                    f"{rec.get('benchmark_id')}</code> [{rec.get('device')}]: "
+                    f"{rec.get('outcome')}{why}</summary>", "",
+                    "```", str(rec.get("message") or rec.get("reason")).strip(), "```",
+                    "</details>", ""]
     if problems:
         out += ["## Report problems", ""] + [f"* {_escape(p)}" for p in problems] + [""]
     return out

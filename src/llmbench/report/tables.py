@@ -15,7 +15,7 @@ from typing import Any
 
 from llmbench.report.layout import Column, SuiteLayout, layout_for
 
-SUITE_ORDER = ("lora", "quant", "rag")
+SUITE_ORDER = ("lora", "quant", "rag", "judge", "generation")
 MIB = 1024 * 1024
 
 

@@ -13,6 +13,7 @@ import os
 import warnings
 from typing import Any
 
+from llmbench.core.redaction import redact_data, redact_secrets
 from llmbench.report.plots import curve_points
 from llmbench.report.tables import ReportWarning, split_benchmark_id
 
@@ -71,8 +72,10 @@ def summary_values(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def log_record(record: dict[str, Any]) -> str:
-    """Log one record as one W&B run; returns the run's local directory."""
+    """Log one record as one W&B run (every string redacted); returns the run's directory."""
     import wandb
+
+    record = redact_data(record)
 
     project, name, group = run_names(record)
     result = record.get("result") or {}
@@ -105,6 +108,7 @@ def log_records(records: list[dict[str, Any]]) -> list[str]:
         try:
             written.append(log_record(record))
         except Exception as exc:  # wandb problems (login, disk) must not fail the benchmarks
-            warnings.warn(f"--wandb: {record.get('benchmark_id')} not logged: "
-                          f"{type(exc).__name__}: {exc}", ReportWarning, stacklevel=2)
+            warnings.warn(redact_secrets(f"--wandb: {record.get('benchmark_id')} not logged: "
+                                         f"{type(exc).__name__}: {exc}"),
+                          ReportWarning, stacklevel=2)
     return written

@@ -42,7 +42,14 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from llmbench.core.specs import OFFLINE_MODELS, OPT_350M_RANDOM, SMOLLM2, TINY_OPT
+from llmbench.core.specs import (
+    OFFLINE_MODELS,
+    OPT_350M_RANDOM,
+    SMOLLM2,
+    TINY_OPT,
+    is_hub_id,
+    looks_like_path,
+)
 
 OFFLINE_SPECS = OFFLINE_MODELS
 
@@ -202,16 +209,12 @@ def local_model_dir(spec: str) -> Path:
     path = Path(spec).expanduser()
     if path.is_dir():
         return path
-    if _looks_like_path(spec):
+    if looks_like_path(spec):
         raise UnknownModelError(f"model directory {spec!r} does not exist")
     raise UnknownModelError(
         f"unknown model spec {spec!r}: valid specs are {', '.join(OFFLINE_SPECS)}, "
         "an existing model directory, or a hub id 'owner/name' (e.g. facebook/opt-350m)"
     )
-
-
-def _looks_like_path(spec: str) -> bool:
-    return spec.startswith((".", "/", "~")) or os.sep in spec and Path(spec).parent.exists()
 
 
 def _resolve(spec: str) -> str | Path:
@@ -221,14 +224,9 @@ def _resolve(spec: str) -> str | Path:
     try:
         return local_model_dir(spec)
     except UnknownModelError:
-        if _is_hub_id(spec):
+        if is_hub_id(spec):
             return spec
         raise
-
-
-def _is_hub_id(spec: str) -> bool:
-    parts = spec.split("/")
-    return len(parts) == 2 and all(parts) and not _looks_like_path(spec)
 
 
 def _from_hub(spec: str | Path, load: Callable[[], Any]) -> Any:

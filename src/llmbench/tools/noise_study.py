@@ -21,15 +21,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from llmbench.regression.compare import Context, Reference, Verdict, compare_metric
+from llmbench.regression.compare import Context, Reference, compare_metric
 from llmbench.regression.results import Direction, Metric
-from llmbench.regression.stats import (
-    DEFAULT_ALPHA,
-    TESTED_TOLERANCE_SIGMAS,
-    TOLERANCE_SIGMAS,
-    calibrated_tolerance,
-    spread,
-)
+from llmbench.regression.stats import DEFAULT_ALPHA, calibrated_noise, spread
+from llmbench.regression.verdicts import Verdict
 
 EFFECTS = (0.0, 0.02, 0.05, 0.10, 0.20)
 
@@ -39,54 +34,46 @@ class Rule:
     name: str
     baseline_n: int
     current_n: int  # samples per measurement
-    confirm: bool  # --bench-confirm 1: an independent second measurement must regress too
-    judge: Callable[[Metric, list[float], list[float]], bool]  # True = reported a regression
+    confirm: bool  # --bench-confirm 1: a regression or unconfirmed result is measured again
+    judge: Callable[[Metric, list[float], list[float]], Verdict]
 
 
-def _single_run_rule(name: str, rel_tol: float | None) -> Rule:
-    """One run against one baseline value with a fixed tolerance (declared when None)."""
+def _single_value_rule(name: str, rel_tol: float | None) -> Rule:
+    """Before issue 8: one run against one baseline value, the tolerance deciding alone."""
 
-    def judge(template: Metric, base: list[float], current: list[float]) -> bool:
-        metric = replace(template, value=current[0], samples=None)
+    def judge(template: Metric, base: list[float], current: list[float]) -> Verdict:
+        metric = replace(template, value=current[0], samples=None, kind=None)
         if rel_tol is not None:
             metric = replace(metric, rel_tol=rel_tol, abs_tol=0.0)
-        return compare_metric("m", metric, base[0]).verdict is Verdict.REGRESSED
+        return compare_metric("m", metric, base[0]).verdict
 
     return Rule(name, 1, 1, False, judge)
 
 
-def _noise_aware_rule(name: str, baseline_n: int, current_n: int, alpha: float,
-                      calibration: Mapping[str, Any] | None, confirm: bool = False,
-                      tested_sigmas: float = TESTED_TOLERANCE_SIGMAS) -> Rule:
-    """The plugin's rule: tolerance calibrated on the baseline repeats (plus the medians of
-    earlier calibration sessions), then the significance test when both sides have samples."""
+def _plugin_rule(name: str, baseline_n: int, current_n: int, alpha: float,
+                 calibration: Mapping[str, Any] | None, confirm: bool = False) -> Rule:
+    """The plugin's rule: the baseline keeps its samples and calibrated noise (this session's
+    spread, plus the medians of earlier calibration sessions), and the shift test decides."""
 
-    def judge(template: Metric, base: list[float], current: list[float]) -> bool:
+    def judge(template: Metric, base: list[float], current: list[float]) -> Verdict:
         reference = Reference(spread(base).median, tuple(base),
-                              calibrated_tolerance(base, calibration,
-                                                   tested_sigmas=tested_sigmas))
+                              calibrated_noise(base, calibration))
         metric = replace(template, value=spread(current).median, samples=current)
-        return compare_metric("m", metric, reference,
-                              Context(alpha=alpha)).verdict is Verdict.REGRESSED
+        return compare_metric("m", metric, reference, Context(alpha=alpha)).verdict
 
     return Rule(name, baseline_n, current_n, confirm, judge)
 
 
 def default_rules(repeats: int = 5, alpha: float = DEFAULT_ALPHA,
-                  calibration: Mapping[str, Any] | None = None,
-                  tested_sigmas: float = TESTED_TOLERANCE_SIGMAS) -> list[Rule]:
+                  calibration: Mapping[str, Any] | None = None) -> list[Rule]:
     sessions = 1 + len((calibration or {}).get("session_medians", []))
-    calibrated = f"calibrated on {repeats} runs x {sessions} session(s)"
+    calibrated = f"baseline {repeats} runs x {sessions} calibration session(s)"
     return [
-        _single_run_rule("old: fixed 5%, 1 run", 0.05),
-        _single_run_rule("old: declared tolerance, 1 run", None),
-        _noise_aware_rule(f"new: 1 run, {calibrated}, {TOLERANCE_SIGMAS:g}σ alone",
-                          repeats, 1, alpha, calibration),
-        _noise_aware_rule(f"new: 1 run + --bench-confirm 1, {calibrated}",
-                          repeats, 1, alpha, calibration, confirm=True),
-        _noise_aware_rule(f"new: {repeats} runs, {calibrated}, "
-                          f"{tested_sigmas:g}σ + Mann-Whitney", repeats, repeats,
-                          alpha, calibration, tested_sigmas=tested_sigmas),
+        _single_value_rule("before: fixed 5%, 1 run", 0.05),
+        _plugin_rule(f"now: 1 run, {calibrated}", repeats, 1, alpha, calibration),
+        _plugin_rule(f"now: 1 run + --bench-confirm 1, {calibrated}", repeats, 1, alpha,
+                     calibration, confirm=True),
+        _plugin_rule(f"now: {repeats} runs, {calibrated}", repeats, repeats, alpha, calibration),
     ]
 
 
@@ -115,10 +102,11 @@ def detection_rates(template: Metric, baseline_pool: Sequence[float],
         hits = 0
         for _ in range(trials):
             base = rng.sample(list(baseline_pool), rule.baseline_n)
-            hit = rule.judge(template, base, measurement(effect))
-            if hit and rule.confirm:
-                hit = rule.judge(template, base, measurement(effect))
-            hits += hit
+            current = measurement(effect)
+            verdict = rule.judge(template, base, current)
+            if rule.confirm and verdict in (Verdict.REGRESSED, Verdict.UNCONFIRMED):
+                verdict = rule.judge(template, base, current + measurement(effect))
+            hits += verdict is Verdict.REGRESSED
         rates[effect] = hits / trials
     return rates
 
@@ -135,8 +123,8 @@ def samples_by_metric(results: Mapping[str, Any], metric: str) -> dict[str, tupl
 
 def study(baseline_run: Mapping[str, Any], current_run: Mapping[str, Any],
           metrics: Sequence[str], calibration_runs: Sequence[Mapping[str, Any]] = (),
-          trials: int = 1000, repeats: int = 5, alpha: float = DEFAULT_ALPHA,
-          tested_sigmas: float = TESTED_TOLERANCE_SIGMAS) -> list[dict[str, Any]]:
+          trials: int = 1000, repeats: int = 5, alpha: float = DEFAULT_ALPHA
+          ) -> list[dict[str, Any]]:
     """``calibration_runs``: further sessions, as a second ``--calibrate`` would have seen them;
     their medians add the between-session drift to the calibrated tolerance."""
     rows = []
@@ -150,9 +138,10 @@ def study(baseline_run: Mapping[str, Any], current_run: Mapping[str, Any],
             sessions = [spread(found[benchmark_id][1]) for found in extra
                         if benchmark_id in found]
             calibration = ({"session_medians": [s.median for s in sessions],
+                            "session_samples": [s.n for s in sessions],
                             "within_cvs": [s.cv for s in sessions]} if sessions else None)
             shift = spread(current).median / spread(base).median - 1
-            for rule in default_rules(repeats, alpha, calibration, tested_sigmas):
+            for rule in default_rules(repeats, alpha, calibration):
                 rates = detection_rates(template, base, current, rule, trials=trials)
                 rows.append({"benchmark": benchmark_id, "metric": metric, "rule": rule.name,
                              "cv": spread(base).cv, "session_shift": shift, "n": len(base),

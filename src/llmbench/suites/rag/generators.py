@@ -3,8 +3,8 @@
 * ``smollm2-135m`` -- the bundled SmolLM2-135M-Instruct (offline default).
 * ``hf:<model id or path>`` -- any transformers causal LM that ``llmbench.sources.models`` loads
   (a local directory, a hub id, or a built-in spec such as ``hf:tiny-opt-random``).
-* ``openai:<model>`` -- any OpenAI-compatible chat-completions endpoint (``OPENAI_API_KEY``,
-  ``OPENAI_BASE_URL`` for vLLM, Ollama, ...).
+* ``openai:<model>`` -- any OpenAI-compatible chat-completions endpoint (``OPENAI_API_KEY`` for
+  OpenAI's API; ``OPENAI_BASE_URL`` for vLLM, Ollama, llama.cpp, ..., which need no key).
 
 Local models answer greedily, in batches with left padding, through the tokenizer's chat template
 (or plain text when the tokenizer has none); their tokens are counted with the tokenizer. OpenAI
@@ -15,17 +15,39 @@ that answer: for a batch, the whole batch's time.
 from __future__ import annotations
 
 import functools
-import os
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmbench.core.specs import HF_PREFIX, OPENAI_PREFIX, SMOLLM2
+from llmbench.core.remote import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_S,
+    MEMORY,
+    Endpoint,
+    EndpointError,
+    EndpointRejected,
+    Failure,
+    base_url_of,
+    call_endpoint,
+    openai_client,
+    openai_settings,
+)
+from llmbench.core.specs import (
+    GENERATOR_FORMS,
+    HF_PREFIX,
+    OFFLINE_MODELS,
+    OPENAI_PREFIX,
+    SMOLLM2,
+    generator_spec_problem,
+)
 from llmbench.suites.rag.prompts import Messages
 
-SPEC_FORMS = f"{SMOLLM2}, {HF_PREFIX}<model id or path>, {OPENAI_PREFIX}<model>"
+log = logging.getLogger("llmbench")
+
+SPEC_FORMS = ", ".join(GENERATOR_FORMS)
 
 
 class UnknownGeneratorError(ValueError):
@@ -37,7 +59,8 @@ class GeneratorUnavailable(RuntimeError):
 
 
 class GenerationError(RuntimeError):
-    """The endpoint failed after its retries; fails this configuration only."""
+    """The endpoint refused the request, failed after its retries or stayed silent past the
+    deadline; fails this configuration only. The message is redacted."""
 
 
 @dataclass(frozen=True)
@@ -56,11 +79,25 @@ class Generator(ABC):
                  batch_size: int = 1) -> list[Completion]:
         """One completion per prompt, in order."""
 
+    def notes(self) -> list[str]:
+        """What a result should say about how this generator ran (e.g. negotiated settings)."""
+        return []
 
-def build_generator(spec: str, *, device: str = "cpu", timeout_s: float = 60.0,
-                    max_retries: int = 3) -> Generator:
-    if not isinstance(spec, str) or not spec.strip():
-        raise UnknownGeneratorError(f"empty generator spec; use one of: {SPEC_FORMS}")
+
+def validate_generator_spec(spec: str) -> None:
+    """Raise ``UnknownGeneratorError`` (a ValueError) naming the valid forms unless ``spec`` is
+    one (``llmbench.core.specs.generator_spec_problem``: nothing is loaded or called)."""
+    problem = generator_spec_problem(spec)
+    if problem is None:
+        return
+    hint = (f" (did you mean {HF_PREFIX}{spec}?)" if isinstance(spec, str) and spec and (
+        spec in OFFLINE_MODELS or "/" in spec) else "")
+    raise UnknownGeneratorError(problem + hint)
+
+
+def build_generator(spec: str, *, device: str = "cpu", timeout_s: float = DEFAULT_TIMEOUT_S,
+                    max_retries: int = DEFAULT_RETRIES) -> Generator:
+    validate_generator_spec(spec)
     if spec == SMOLLM2:
         return _local_generator(spec, SMOLLM2, device)
     if spec.startswith(HF_PREFIX) and spec[len(HF_PREFIX):]:
@@ -144,63 +181,104 @@ class LocalGenerator(Generator):
 
 # --- OpenAI-compatible endpoints ----------------------------------------------------------------
 
+TOKEN_LIMIT_PARAMS = ("max_tokens", "max_completion_tokens")
+
+
 class OpenAIGenerator(Generator):
-    """Chat completions with temperature 0; the client retries timeouts, 429 and 5xx with
-    exponential backoff (honouring Retry-After) before we report a failure."""
+    """Chat completions, greedy (temperature 0), one request per prompt, through
+    ``llmbench.core.remote.call_endpoint``: transient failures (timeouts, 429, 502/503) are
+    retried within the benchmark's ``--remote-deadline``; a refused request stops at once.
 
-    def __init__(self, spec: str, model: str, *, timeout_s: float = 60.0,
-                 max_retries: int = 3) -> None:
-        api_key = os.environ.get("OPENAI_API_KEY")
-        if not api_key:
-            raise GeneratorUnavailable(
-                f"{spec} needs OPENAI_API_KEY (and OPENAI_BASE_URL for an OpenAI-compatible "
-                "server such as vLLM or Ollama)")
-        import openai
+    What the endpoint accepts is negotiated once per endpoint and run: the token limit goes as
+    ``max_tokens`` (what llama.cpp, vLLM, Ollama and most gateways read) and as
+    ``max_completion_tokens`` when the server names ``max_tokens`` as unsupported (OpenAI's
+    reasoning models); a server that refuses ``temperature`` gets none (its answers are then
+    sampled, and the result's notes say so). Usage that the endpoint leaves out, in full or
+    field by field, is ``None`` (the pipeline reports tokens unavailable)."""
 
+    def __init__(self, spec: str, model: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 max_retries: int = DEFAULT_RETRIES, client: Any = None) -> None:
+        if client is None:
+            try:
+                client = openai_client(*openai_settings())
+            except LookupError as exc:
+                raise GeneratorUnavailable(f"generator {spec}: {exc}") from None
         self.spec = spec
         self.model = model
         self.max_retries = max_retries
         self.timeout_s = timeout_s
-        self.client = openai.OpenAI(api_key=api_key,
-                                    base_url=os.environ.get("OPENAI_BASE_URL") or None,
-                                    timeout=timeout_s, max_retries=max_retries)
+        self.client = client
+        self.endpoint = Endpoint(spec, base_url_of(client), model)
 
     def generate(self, prompts: Sequence[Messages], *, max_new_tokens: int,
                  batch_size: int = 1) -> list[Completion]:
         # One request per prompt: chat completions take one conversation per call.
         return [self._complete(messages, max_new_tokens) for messages in prompts]
 
+    def notes(self) -> list[str]:
+        adapted = MEMORY.get(self.endpoint, "adapted", [])
+        return [f"generator {self.endpoint}: {change}" for change in adapted]
+
     def _complete(self, messages: Messages, max_new_tokens: int) -> Completion:
         started = time.perf_counter()
-        try:
-            response = self.client.chat.completions.create(
-                model=self.model, messages=messages, max_tokens=max_new_tokens, temperature=0)
-        except Exception as exc:
-            raise GenerationError(self._explain(exc)) from exc
+        response = self._request(messages, max_new_tokens)
         seconds = time.perf_counter() - started
-        if not response.choices:
-            raise GenerationError(f"{self.spec} at {self.client.base_url}: reply has no choices")
-        text = (response.choices[0].message.content or "").strip()
-        usage: Any = response.usage
-        return Completion(text, getattr(usage, "prompt_tokens", None),
-                          getattr(usage, "completion_tokens", None), seconds)
+        choices = getattr(response, "choices", None)
+        if not choices:
+            raise GenerationError(f"{self.endpoint}: the reply has no choices; is "
+                                  "OPENAI_BASE_URL an OpenAI-compatible chat-completions API?")
+        text = (getattr(choices[0].message, "content", None) or "").strip()
+        usage = getattr(response, "usage", None)
+        return Completion(text, usage_count(usage, "prompt_tokens"),
+                          usage_count(usage, "completion_tokens"), seconds)
 
-    def _explain(self, exc: Exception) -> str:
-        import openai
+    def _params(self, messages: Messages, max_new_tokens: int) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": self.model, "messages": messages}
+        params[MEMORY.get(self.endpoint, "token_limit", TOKEN_LIMIT_PARAMS[0])] = max_new_tokens
+        if not MEMORY.get(self.endpoint, "no_temperature", False):
+            params["temperature"] = 0
+        return params
 
-        where = f"{self.spec} at {self.client.base_url}"
-        retried = f"after {self.max_retries} retries"
-        if isinstance(exc, openai.RateLimitError):
-            return f"{where}: rate limited (HTTP 429) {retried}: {exc}"
-        if isinstance(exc, openai.APITimeoutError):
-            return f"{where}: no reply within {self.timeout_s:g} s, {retried}"
-        if isinstance(exc, openai.APIConnectionError):
-            return f"{where}: endpoint unreachable {retried}: {exc}"
-        if isinstance(exc, openai.AuthenticationError):
-            return f"{where}: the endpoint rejected OPENAI_API_KEY (HTTP 401)"
-        if isinstance(exc, openai.NotFoundError):
-            return f"{where}: model {self.model!r} not found (HTTP 404): {exc}"
-        if isinstance(exc, openai.APIStatusError):
-            retried = retried if exc.status_code >= 500 else "(not retried)"
-            return f"{where}: HTTP {exc.status_code} {retried}: {exc}"
-        return f"{where}: {type(exc).__name__}: {exc}"
+    def _request(self, messages: Messages, max_new_tokens: int) -> Any:
+        for _ in range(len(TOKEN_LIMIT_PARAMS) + 2):  # each adaptation happens at most once
+            params = self._params(messages, max_new_tokens)
+            try:
+                return call_endpoint(functools.partial(self._send, params), self.endpoint,
+                                     retries=self.max_retries, timeout_s=self.timeout_s)
+            except EndpointRejected as exc:
+                if not self._adapt(exc.failure, params):
+                    raise GenerationError(str(exc)) from None  # unchained: may hold the key
+            except EndpointError as exc:
+                raise GenerationError(str(exc)) from None
+        raise GenerationError(f"{self.endpoint}: the server keeps refusing the request's "
+                              "parameters")
+
+    def _send(self, params: dict[str, Any], timeout: float) -> Any:
+        return self.client.chat.completions.create(**params, timeout=timeout)
+
+    def _adapt(self, failure: Failure, params: dict[str, Any]) -> bool:
+        """Change what the server named as unsupported (structured ``param`` field only)."""
+        adapted = list(MEMORY.get(self.endpoint, "adapted", []))
+        if failure.param in TOKEN_LIMIT_PARAMS and failure.param in params:
+            other = next(p for p in TOKEN_LIMIT_PARAMS if p != failure.param)
+            change = f"sends {other} (the server refused {failure.param})"
+            if change in adapted:
+                return False
+            MEMORY.remember(self.endpoint, "token_limit", other)
+        elif failure.param == "temperature" and "temperature" in params:
+            change = ("sends no temperature (the server refused temperature=0): its answers "
+                      "are sampled, not greedy")
+            MEMORY.remember(self.endpoint, "no_temperature", True)
+        else:
+            return False
+        log.warning("%s: %s", self.endpoint, change)
+        MEMORY.remember(self.endpoint, "adapted", [*adapted, change])
+        return True
+
+
+def usage_count(usage: Any, name: str) -> int | None:
+    """A token count of ``usage`` (object or mapping); None when missing or not a count."""
+    value = usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return None
+    return int(value)

@@ -9,7 +9,8 @@ the spread and the judge's own reasoning). This is the shape ``langsmith.evaluat
 the answers were already generated and judged, so they are uploaded rather than recomputed.
 
 Without a key nothing here connects anywhere. An upload that fails is reported, never fatal:
-the benchmark's measurement stands without it.
+the benchmark's measurement stands without it. Everything uploaded (inputs, outputs, metadata,
+feedback comments, examples) and every error passes through ``llmbench.core.redaction``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llmbench.core.tracing import redact_secrets
+from llmbench.core.redaction import redact_data, redact_secrets
 from llmbench.judges import FEEDBACK_KEYS, record_field
 
 EXAMPLE_NAMESPACE = uuid.UUID("5f0c3c2e-8f7b-4b8e-9a51-6c1d0b9e7a10")
@@ -72,7 +73,7 @@ def record_experiment(records: Sequence[Any], judge_artifacts: Mapping[str, Any]
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
         project = client.create_project(
             name, reference_dataset_id=example_ids.dataset_id,
-            metadata={**(metadata or {}), "llmbench": True},
+            metadata=redact_data({**(metadata or {}), "llmbench": True}),
             description=f"llmbench RAG configuration {prefix}")
         summary["experiment"] = name
         summary["url"] = getattr(project, "url", None)
@@ -82,12 +83,14 @@ def record_experiment(records: Sequence[Any], judge_artifacts: Mapping[str, Any]
             run_id = uuid.uuid4()
             seconds = float(record_field(record, "latency_s", 0.0) or 0.0)
             client.create_run(
-                "rag", inputs={"question": record_field(record, "question")}, run_type="chain",
-                project_name=name, id=run_id, reference_example_id=example_ids[i],
-                outputs={"answer": record_field(record, "answer"),
-                         "contexts": list(record_field(record, "contexts", None) or [])},
+                "rag", inputs=redact_data({"question": record_field(record, "question")}),
+                run_type="chain", project_name=name, id=run_id,
+                reference_example_id=example_ids[i],
+                outputs=redact_data({"answer": record_field(record, "answer"),
+                                     "contexts": list(record_field(record, "contexts", None)
+                                                      or [])}),
                 start_time=now, end_time=now + dt.timedelta(seconds=seconds),
-                extra={"metadata": dict(metadata or {})})
+                extra={"metadata": redact_data(dict(metadata or {}))})
             summary["runs"] += 1
             for key in FEEDBACK_KEYS:
                 if key not in feedback:
@@ -96,7 +99,7 @@ def record_experiment(records: Sequence[Any], judge_artifacts: Mapping[str, Any]
                 if score is None:
                     continue
                 client.create_feedback(run_id, key, score=score, session_id=project.id,
-                                       comment=_feedback_comment(feedback[key], i),
+                                       comment=redact_secrets(_feedback_comment(feedback[key], i)),
                                        feedback_source_type="model")
                 summary["feedback"] += 1
         client.flush()
@@ -156,8 +159,9 @@ def _ensure_dataset(client: Any, name: str, records: Sequence[Any]) -> _ExampleI
     ids = _ExampleIds(uuid.uuid5(EXAMPLE_NAMESPACE, f"{name}\0{record_field(r, 'question')}")
                       for r in records)
     ids.dataset_id = dataset.id
-    missing = [{"id": example_id, "inputs": {"question": record_field(r, "question")},
-                "outputs": {"answer": record_field(r, "reference")}}
+    missing = [{"id": example_id,
+                "inputs": redact_data({"question": record_field(r, "question")}),
+                "outputs": redact_data({"answer": record_field(r, "reference")})}
                for example_id, r in zip(ids, records) if str(example_id) not in existing]
     if missing:
         client.create_examples(dataset_id=dataset.id, examples=missing)

@@ -64,3 +64,22 @@ def test_rank_rag_results_reads_result_dicts_by_label():
     ranked = rank_rag_results(results)
     assert [r.name for r in ranked][0] == "gpt-4o-mini + multi-query"
     assert "meteor" not in ranked[-1].normalized
+
+
+def test_summary_md_ranks_rag_configurations(tmp_path):
+    from report_records import make_record
+
+    from llmbench.regression.results import quality
+    from llmbench.report import write_report
+
+    records = [make_record(f"rag/rag/smollm2-135m+{name}", "rag",
+                           {"bleu": quality(bleu, direction="higher"),
+                            "rougeL": quality(rouge, direction="higher")},
+                           artifacts={"config": {"label": f"smollm2-135m + {name}"}})
+               for name, bleu, rouge in (("none", 0.05, 0.2), ("bm25", 0.2, 0.4),
+                                         ("dense", 0.1, 0.3))]
+    write_report(tmp_path, records)
+    summary = (tmp_path / "summary.md").read_text()
+    ranking = summary.split("Ranking (")[1]
+    assert ranking.index("smollm2-135m + bm25") < ranking.index("smollm2-135m + dense") \
+        < ranking.index("smollm2-135m + none")

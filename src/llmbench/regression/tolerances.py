@@ -1,0 +1,82 @@
+"""One table of tolerances and noise, per kind of metric and device class.
+
+A metric's ``kind`` (time, throughput, memory, loss, ...) looks up:
+
+* ``rel_tol`` / ``abs_tol``: the smallest change worth reporting. Within it a metric passes
+  whatever the statistics say; beyond it, the verdict needs evidence (see ``stats``).
+* ``within_cv`` / ``between_cv``: the noise a noisy metric is judged by until ``--calibrate``
+  measures it on the machine: the spread of one sample, and the drift of a session's median
+  between sessions. Figures for CPU come from this project's recorded noise study on a shared
+  2-core VM (docs/noise-study); CUDA figures are conservative guesses until a GPU run
+  calibrates them.
+
+Runners never write tolerance literals: ``cost(value, "s", kind="time", device=device)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rel_tol: float = 0.0
+    abs_tol: float = 0.0
+    within_cv: float = 0.0
+    between_cv: float = 0.0
+
+
+def _same(tol: Tolerance) -> dict[str, Tolerance]:
+    return {"cpu": tol, "cuda": tol}
+
+
+TOLERANCES: dict[str, dict[str, Tolerance]] = {
+    # Seconds. CPU: one LoRA smoke run varied 4-8 % (cv) from run to run in one process and
+    # between processes; session medians drifted ~5 % over hours.
+    "time": {"cpu": Tolerance(rel_tol=0.05, within_cv=0.06, between_cv=0.05),
+             "cuda": Tolerance(rel_tol=0.05, within_cv=0.02, between_cv=0.03)},
+    "throughput": {"cpu": Tolerance(rel_tol=0.05, within_cv=0.06, between_cv=0.05),
+                   "cuda": Tolerance(rel_tol=0.05, within_cv=0.02, between_cv=0.03)},
+    # Resident or device memory: allocator caching moves it by a few MB.
+    "memory": {"cpu": Tolerance(rel_tol=0.05, within_cv=0.01, between_cv=0.02),
+               "cuda": Tolerance(rel_tol=0.05, within_cv=0.005, between_cv=0.01)},
+    # A ratio of two speeds measured in the same session (loop vs Trainer): drift cancels.
+    "speed_ratio": {"cpu": Tolerance(rel_tol=0.05, within_cv=0.03, between_cv=0.02),
+                    "cuda": Tolerance(rel_tol=0.05, within_cv=0.02, between_cv=0.01)},
+    # A share in percent points (the RSS sampler's own CPU time).
+    "percent": _same(Tolerance(abs_tol=0.5, within_cv=0.3, between_cv=0.2)),
+    # Training / evaluation loss (nats). Seeded on CPU: exact on the same platform.
+    "loss": {"cpu": Tolerance(rel_tol=0.03, abs_tol=0.02),
+             "cuda": Tolerance(rel_tol=0.03, abs_tol=0.02, within_cv=0.005, between_cv=0.005)},
+    "quant_loss": {"cpu": Tolerance(rel_tol=0.02, abs_tol=0.01),
+                   "cuda": Tolerance(rel_tol=0.02, abs_tol=0.01, within_cv=0.005,
+                                     between_cv=0.005)},
+    "perplexity": {"cpu": Tolerance(rel_tol=0.05),
+                   "cuda": Tolerance(rel_tol=0.05, within_cv=0.01, between_cv=0.01)},
+    # A loss difference near zero: absolute only.
+    "loss_delta": _same(Tolerance(abs_tol=0.02)),
+    "loss_gap": _same(Tolerance(abs_tol=0.01)),
+    # BLEU / ROUGE / METEOR of greedy answers: a different CPU can flip a few greedy tokens.
+    "text_score": _same(Tolerance(rel_tol=0.05, abs_tol=0.02)),
+    "retrieval_score": _same(Tolerance(rel_tol=0.02, abs_tol=0.01)),
+    "tokens": _same(Tolerance(rel_tol=0.05, abs_tol=20)),
+    # Judge scores in [0, 1] (means over questions); a remote judge varies run to run.
+    "judge_score": _same(Tolerance(abs_tol=0.02, within_cv=0.0, between_cv=0.0)),
+    "remote_judge_score": _same(Tolerance(abs_tol=0.05, within_cv=0.05, between_cv=0.03)),
+    # AUC moves in steps of 1 / (positives x negatives).
+    "auc": _same(Tolerance(abs_tol=0.05)),
+}
+
+
+class UnknownKindError(ValueError):
+    pass
+
+
+def tolerance(kind: str, device: str = "cpu") -> Tolerance:
+    try:
+        by_device = TOLERANCES[kind]
+    except KeyError:
+        raise UnknownKindError(f"unknown metric kind {kind!r}; known: "
+                               f"{', '.join(sorted(TOLERANCES))}") from None
+    device_class = "cuda" if str(device).startswith("cuda") else "cpu"
+    return by_device[device_class]

@@ -1,0 +1,109 @@
+"""Does the gate catch real regressions, and stay quiet on unchanged code? Measured end to end.
+
+    python -m llmbench.tools.detection_study -k "lora_rank and r8" --runs 10 \\
+        --sizes 0,0.05,0.1,0.25,1.0 --repeats auto,5 --out docs/regression-study/smoke.md
+
+For every injected size (0 = unchanged code) and repeat setting, it runs
+``pytest benchmarks --bench-profile PROFILE -p llmbench.tools.inject --inject-slowdown SIZE``
+``--runs`` times, each a fresh process against the committed baselines, and counts how many
+runs the selected benchmarks failed (detections; false alarms for size 0) and how many were
+flagged "unconfirmed". Run it on a quiet machine with OMP_NUM_THREADS=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+FAILING = ("regressed", "failed", "missing", "not comparable", "new", "error")
+
+
+def one_run(profile: str, select: str, size: float, repeats: str, extra: list[str]
+            ) -> dict[str, str]:
+    """benchmark id -> outcome for one pytest run."""
+    with tempfile.TemporaryDirectory() as report:
+        command = [sys.executable, "-m", "pytest", "benchmarks", "--bench-profile", profile,
+                   "-k", select, "-p", "llmbench.tools.inject", "--inject-slowdown", str(size),
+                   "--bench-repeats", repeats, "--bench-report", report, "-q",
+                   "-p", "no:cacheprovider", *extra]
+        subprocess.run(command, capture_output=True, text=True,
+                       env={**os.environ, "OMP_NUM_THREADS": os.environ.get(
+                           "OMP_NUM_THREADS", "1")})
+        path = Path(report) / "results.json"
+        if not path.exists():
+            return {}
+        data = json.loads(path.read_text())
+        return {r["benchmark_id"]: r["outcome"] for r in data["benchmarks"]}
+
+
+def study(profile: str, select: str, sizes: list[float], repeat_settings: list[str], runs: int,
+          extra: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for repeats in repeat_settings:
+        for size in sizes:
+            outcomes: list[dict[str, str]] = []
+            started = time.perf_counter()
+            for _ in range(runs):
+                outcomes.append(one_run(profile, select, size, repeats, extra))
+            per_benchmark: dict[str, Counter[str]] = {}
+            for run in outcomes:
+                for benchmark, outcome in run.items():
+                    per_benchmark.setdefault(benchmark, Counter())[outcome] += 1
+            rows.append({"size": size, "repeats": repeats, "runs": runs,
+                         "seconds": time.perf_counter() - started,
+                         "failed_runs": sum(any(o in FAILING for o in run.values())
+                                            for run in outcomes),
+                         "unconfirmed_runs": sum(any(o == "unconfirmed" for o in run.values())
+                                                 for run in outcomes),
+                         "per_benchmark": {b: dict(c) for b, c in sorted(per_benchmark.items())}})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def to_markdown(rows: list[dict[str, Any]], profile: str, select: str) -> str:
+    lines = [f"Profile `{profile}`, benchmarks `-k \"{select}\"`, each cell: runs (of "
+             f"{rows[0]['runs']}) in which a selected benchmark failed; in brackets, runs "
+             "flagged unconfirmed (visible, not failing). Size 0 = unchanged code (false "
+             "alarms).", "",
+             "| injected slowdown | --bench-repeats | failed runs | unconfirmed runs | "
+             "per benchmark (outcome counts) |", "|---:|---|---:|---:|---|"]
+    for row in rows:
+        per = "; ".join(f"{b.split('/')[-1]}: " + ", ".join(f"{k} {v}" for k, v in c.items())
+                        for b, c in row["per_benchmark"].items())
+        size = "0 (unchanged)" if row["size"] == 0 else f"+{row['size']:.0%}"
+        lines.append(f"| {size} | {row['repeats']} | {row['failed_runs']}/{row['runs']} | "
+                     f"{row['unconfirmed_runs']} | {per} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m llmbench.tools.detection_study")
+    parser.add_argument("--profile", default="smoke")
+    parser.add_argument("-k", dest="select", required=True, help="pytest -k expression")
+    parser.add_argument("--sizes", default="0,0.05,0.1,0.25,1.0")
+    parser.add_argument("--repeats", default="auto,5", help="comma-separated settings")
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--out", help="write the markdown table here")
+    parser.add_argument("extra", nargs="*", help="more pytest arguments (after --)")
+    args = parser.parse_args(argv)
+    rows = study(args.profile, args.select, [float(s) for s in args.sizes.split(",")],
+                 args.repeats.split(","), args.runs, args.extra)
+    table = to_markdown(rows, args.profile, args.select)
+    print(table)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(table)
+        Path(args.out).with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""decide(result, baseline, env, policy): the verdict on one benchmark, without pytest."""
+
+from __future__ import annotations
+
+import json
+
+from llmbench.regression.baselines import BaselineStore
+from llmbench.regression.decide import Policy, decide
+from llmbench.regression.results import Determinism, Result, cost, quality
+from llmbench.regression.verdicts import Outcome, Verdict
+
+CPU = {"device_class": "cpu", "hardware_key": "cpu/Test x2"}
+PROV = {"git_commit": "abc", "git_dirty": False, "date": "2026-01-01T00:00:00+00:00"}
+
+
+def result(loss=1.0, runtime=1.0, steps=10, samples=None) -> Result:
+    runtime_metric = cost(runtime, "s", kind="time")
+    runtime_metric.samples = samples
+    return Result("lora", {"rank": 8, "steps": steps},
+                  {"loss": quality(loss, "nats", kind="loss", determinism=Determinism.SEEDED),
+                   "runtime_s": runtime_metric})
+
+
+def stored(tmp_path, **kwargs):
+    store = BaselineStore(tmp_path)
+    store.write("p", "a/b/c", result(**kwargs), CPU, PROV)
+    return store.load("p", "a/b/c")
+
+
+def test_no_baseline_is_new():
+    decision = decide(result(), None, CPU)
+    assert decision.outcome is Outcome.NEW and decision.outcome.fails
+
+
+def test_changed_params_are_not_comparable_and_named(tmp_path):
+    decision = decide(result(steps=20), stored(tmp_path), CPU)
+    assert decision.outcome is Outcome.NOT_COMPARABLE
+    assert "steps: 10 -> 20" in decision.reason
+    assert decision.changed_params == {"steps": (10, 20)}
+
+
+def test_a_hand_edited_config_hash_says_so_instead_of_suite_changed(tmp_path):
+    baseline = stored(tmp_path)
+    data = json.loads(baseline.path.read_text())
+    data["config_hash"] = "0000000000000000"
+    baseline.path.write_text(json.dumps(data))
+    decision = decide(result(), BaselineStore(tmp_path).load("p", "a/b/c"), CPU)
+    assert decision.outcome is Outcome.NOT_COMPARABLE
+    assert "edited by hand" in decision.reason and "suite changed" not in decision.reason
+
+
+def test_no_entry_for_this_device_class_is_new(tmp_path):
+    decision = decide(result(), stored(tmp_path), {**CPU, "device_class": "cuda"})
+    assert decision.outcome is Outcome.NEW and "'cuda'" in decision.reason
+
+
+def test_same_run_passes_and_a_doubled_runtime_regresses(tmp_path):
+    baseline = stored(tmp_path, samples=[0.98, 1.0, 1.02, 0.99, 1.01])
+    assert decide(result(), baseline, CPU).outcome is Outcome.PASS
+    slow = decide(result(runtime=2.0), baseline, CPU)
+    assert slow.outcome is Outcome.REGRESSED
+    assert [row.name for row in slow.moved()] == ["runtime_s"]
+
+
+def test_other_hardware_compares_quality_and_says_why_cost_was_not(tmp_path):
+    decision = decide(result(runtime=9.0), stored(tmp_path), {**CPU, "hardware_key": "cpu/Big"})
+    assert decision.outcome is Outcome.PASS
+    assert "no cost baseline for hardware 'cpu/Big'" in decision.reason
+    assert "cpu/Test x2" in decision.reason
+
+
+def test_only_cost_metrics_and_no_cost_compare_is_not_compared(tmp_path):
+    store = BaselineStore(tmp_path)
+    timing = Result("rag", {"retriever": "bm25"}, {"retrieval_p50_s": cost(0.1, "s",
+                                                                             kind="time")})
+    store.write("p", "rag/x/bm25", timing, CPU, PROV)
+    decision = decide(timing, store.load("p", "rag/x/bm25"), CPU, Policy(compare_cost=False))
+    assert decision.outcome is Outcome.NOT_COMPARED and not decision.outcome.fails
+    assert "--no-cost-compare" in decision.reason
+
+
+def test_busy_run_reports_busy_with_the_reason(tmp_path):
+    busy = result(runtime=4.0)
+    busy.busy = "machine busy: the process got 35% of a core"
+    decision = decide(busy, stored(tmp_path), CPU)
+    assert decision.outcome is Outcome.BUSY and "35% of a core" in decision.reason
+    assert {r.name: r.verdict for r in decision.rows}["runtime_s"] is Verdict.BUSY
+
+
+def test_a_one_percent_worse_seeded_loss_fails_on_the_same_platform(tmp_path):
+    env = {**CPU, "python": "3.11", "packages": {"torch": "2"}, "torch_threads": 1}
+    store = BaselineStore(tmp_path)
+    store.write("p", "a/b/c", result(), env, PROV)
+    decision = decide(result(loss=1.01), store.load("p", "a/b/c"), env)
+    assert decision.outcome is Outcome.REGRESSED
+    assert decision.moved()[0].tolerance == "near-exact"
