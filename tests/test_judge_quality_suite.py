@@ -120,7 +120,7 @@ def test_summary_has_a_judge_quality_table_with_a_plot_and_the_rag_warning(tmp_p
     write_report(tmp_path, records)
     summary = (tmp_path / "summary.md").read_text()
     assert "## Judge quality" in summary
-    assert "| Judge | Verdict | Correctness AUC: right vs near-miss |" in summary
+    assert "| Judge | Verdict | Time (s) | Correctness AUC: right vs near-miss |" in summary
     assert summary.count("⚠️ Judge `smollm2-135m` is below AUC 0.7") == 2  # both tables
     assert any(p.name.endswith("-auc.png") and "judge" in p.name
                for p in (tmp_path / "plots").iterdir())

@@ -286,8 +286,7 @@ def test_a_server_without_json_modes_is_judged_in_plain_text_parsed_leniently(en
     reply = "The answer matches the reference.\nThus, the score should be: 0.75"
     with endpoint(FakeOpenAI(reply=lambda m: reply, fault=fault)) as server:
         outcome = judge_records([{"question": "Q", "answer": "A", "reference": "R"}],
-                                "openai:fake-model", judge=make_judge("openai:fake-model"),
-                                discrimination=False)
+                                "openai:fake-model", judge=make_judge("openai:fake-model"))
     assert outcome.metrics["correctness"].value == 0.75
     assert outcome.artifacts["structured_output"] == "text"
     assert "response_format" not in server.requests[-1][2]

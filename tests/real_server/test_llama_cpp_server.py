@@ -132,7 +132,7 @@ def test_judge_negotiates_json_mode_and_scores_every_judgment(on_server):
          "reference": "Visitors wear red lanyards."},
     ]
     judge = make_judge(f"openai:{MODEL}")
-    outcome = judge_records(records, f"openai:{MODEL}", judge=judge, discrimination=False)
+    outcome = judge_records(records, f"openai:{MODEL}", judge=judge)
     assert outcome.metrics["correctness_unscored"].value == 0
     assert outcome.metrics["helpfulness_unscored"].value == 0
     scores = [s for key in ("correctness", "helpfulness")
