@@ -14,11 +14,11 @@ from llmbench.suites.rag.generation_speed import run_generation_speed  # noqa: E
 pytestmark = pytest.mark.rag
 
 GENERATOR = "smollm2-135m"  # the bundled local model (offline)
-QUESTIONS = {"smoke": 4}  # other profiles: 16
+QUESTIONS = {"smoke": 4}  # other profiles: 8
 
 
 def test_generation_speed(bench_profile, bench_device, regression):
-    questions = QUESTIONS.get(bench_profile.name, 16)
+    questions = QUESTIONS.get(bench_profile.name, 8)
     regression.measure(
         lambda seed: run_generation_speed(bench_profile.rag, GENERATOR, device=bench_device,
                                           questions=questions),

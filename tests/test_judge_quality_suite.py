@@ -70,9 +70,9 @@ def test_a_bad_user_set_names_the_file_and_line(tmp_path):
                           pairs_path=path)
 
 
-def test_profiles_measure_a_subset_in_smoke_and_everything_in_embedded():
+def test_profiles_measure_a_subset_in_smoke_and_embedded():
     assert get_profile("smoke").judge.items == 12
-    assert get_profile("embedded").judge.items is None
+    assert get_profile("embedded").judge.items == 30  # the default run stays near 12 minutes
     assert get_profile("embedded").judge.judges[0] == "smollm2-135m"
     with pytest.raises(ValueError, match="JudgeSettings.items"):
         JudgeSettings(items=0)

@@ -115,11 +115,15 @@ def test_a_user_profile_with_the_same_resolved_settings_has_the_same_hash(tmp_pa
         lr = 3e-4
         final_loss_window = 4
         settle_threshold = 0.8
+        comparison_steps = 5
         [profiles.complete.quant]
         model = "smollm2-135m"
         eval_examples = 8
         qlora_steps = 3
+        slow_cpu_qlora_steps = 1
         latency_rounds = 3
+        [profiles.complete.rag]
+        questions = 24
 
         [profiles.other]
         extends = "embedded"

@@ -140,8 +140,9 @@ def measure_discrimination(judge: Any, items: Sequence[LabelledItem], *,
                            memo: bool = True) -> Discrimination:
     """Judge every labelled answer and compute each pair type's AUC present in ``items``.
 
-    Memoized per judge spec and labelled set: every RAG configuration of a session, and the
-    judge-quality benchmark, reuse one measurement.
+    Memoized per judge spec and labelled set: every RAG configuration of a session reuses one
+    measurement. ``memo=False`` (the judge-quality benchmark, which times it) measures afresh,
+    and leaves its measurement for the RAG configurations that follow.
     """
     if not items:
         raise ValueError("measuring a judge needs at least one labelled question")
@@ -162,8 +163,7 @@ def measure_discrimination(judge: Any, items: Sequence[LabelledItem], *,
         counted[name] = (len(pos), len(neg))
     found = Discrimination(judge.spec, digest, len(items), aucs, spearman(scores["correctness"]),
                            scores, judged, unscored, wall, cpu, counted)
-    if memo:
-        _MEMO[memo_key] = found
+    _MEMO[memo_key] = found
     return found
 
 

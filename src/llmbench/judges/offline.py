@@ -228,13 +228,14 @@ def offline_judge(judge_spec: str) -> LikelihoodJudge:
     from llmbench.sources.models import (
         HubUnreachableError,
         UnknownModelError,
-        load_model,
+        inference_model,
         load_tokenizer,
     )
 
     spec = model_spec(judge_spec)
     try:
-        model, tokenizer = load_model(spec), load_tokenizer(spec)
+        # the same loaded copy as the RAG generator's (read-only users share one)
+        model, tokenizer = inference_model(spec), load_tokenizer(spec)
     except (HubUnreachableError, UnknownModelError, OSError) as exc:
         raise JudgeUnavailable(f"judge {judge_spec}: cannot load its model: {exc}") from None
     return LikelihoodJudge(judge_spec, TokenLogProbs(model, tokenizer, spec))

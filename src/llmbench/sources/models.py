@@ -271,6 +271,16 @@ def load_model(spec: str, *, dtype: torch.dtype | str | None = None,
     return model
 
 
+@functools.lru_cache(maxsize=4)
+def inference_model(spec: str, device: str = "cpu") -> PreTrainedModel:
+    """One loaded copy of ``spec`` per device for the read-only users of a session: the RAG
+    generator, the multi-query writer and the offline judge share it. Eval mode, no gradients:
+    never train it (the LoRA and quantization suites load their own with ``load_model``)."""
+    model = load_model(spec, device=device).eval()
+    model.requires_grad_(False)
+    return model
+
+
 def load_tokenizer(spec: str, *, padding_side: str = "right") -> PreTrainedTokenizerBase:
     """Load the tokenizer that belongs to ``spec``, with a pad token set.
 

@@ -65,7 +65,8 @@ def settling_step(losses: list[float], threshold: float, window: int) -> int | N
 def benchmark_params(settings: LoraSettings, rank: int) -> dict[str, Any]:
     """The settings that define the benchmark (their hash decides baseline comparability)."""
     params = dataclasses.asdict(settings)
-    del params["ranks"], params["comparison_repeats"]  # not what this benchmark measures
+    # the matrix and the loop-vs-Trainer settings are not what this benchmark measures
+    del params["ranks"], params["comparison_repeats"], params["comparison_steps"]
     params["target_modules"] = list(settings.target_modules)
     params.update(rank=rank, lora_alpha=settings.alpha_per_rank * rank, dtype="float32")
     return params

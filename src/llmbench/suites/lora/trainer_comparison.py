@@ -18,6 +18,7 @@ thread's own CPU time as a share of the training time (compared).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -107,6 +108,8 @@ def run_trainer_comparison(settings: LoraSettings, rank: int, device: str = "cpu
     repeats = settings.comparison_repeats if repeats is None else repeats
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
+    if settings.comparison_steps is not None:
+        settings = dataclasses.replace(settings, steps=settings.comparison_steps)
     lora = lora_config(settings, rank)
     tokenizer = load_tokenizer(settings.model)
     train_set, _, _ = prepare_data(settings, tokenizer)

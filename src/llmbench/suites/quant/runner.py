@@ -105,10 +105,21 @@ class QuantData:
     prompt_ids: torch.Tensor  # (1, n) the fixed generation prompt
 
 
+def effective_settings(settings: QuantSettings, precision: str, device: str) -> QuantSettings:
+    """The settings this case runs with: fewer QLoRA steps for a precision that is
+    pathologically slow on CPU (``slow_cpu_precisions``; documented in the profile)."""
+    if (device.startswith("cuda") or settings.slow_cpu_qlora_steps is None
+            or precision not in settings.slow_cpu_precisions):
+        return settings
+    return dataclasses.replace(settings, qlora_steps=min(settings.qlora_steps,
+                                                         settings.slow_cpu_qlora_steps))
+
+
 def benchmark_params(settings: QuantSettings, precision: str) -> dict[str, Any]:
     """The settings that define the benchmark (their hash decides baseline comparability)."""
     params = dataclasses.asdict(settings)
-    del params["precisions"]  # the matrix, not this benchmark
+    # the matrix, and the rule that chose this case's qlora_steps (the steps themselves stay)
+    del params["precisions"], params["slow_cpu_precisions"], params["slow_cpu_qlora_steps"]
     lora = lora_config(LoraSettings(model=settings.model), settings.qlora_rank)
     params.update(precision=precision, qlora_alpha=lora.lora_alpha,
                   qlora_dropout=lora.lora_dropout, qlora_targets=sorted(lora.target_modules))
@@ -205,6 +216,7 @@ def run_quant_benchmark(settings: QuantSettings, precision: str, device: str = "
     """
     spec = get_precision(precision)
     require_available(precision, device, settings.compute_dtype)
+    settings = effective_settings(settings, precision, device)
     references = REFERENCES if references is None else references
     name = (f"{precision} on {settings.model} ({device}, seq_len={settings.seq_len}, "
             f"batch_size={settings.batch_size}, qlora_steps={settings.qlora_steps})")

@@ -124,11 +124,11 @@ def _local_generator(spec: str, model_spec: str, device: str) -> LocalGenerator:
 
 class LocalGenerator(Generator):
     def __init__(self, spec: str, model_spec: str, device: str = "cpu") -> None:
-        from llmbench.sources.models import load_model, load_tokenizer
+        from llmbench.sources.models import inference_model, load_tokenizer
 
         self.spec = spec
         self.device = device
-        self.model = load_model(model_spec, device=device).eval()
+        self.model = inference_model(model_spec, device=device)  # shared with the judge
         self.tokenizer = load_tokenizer(model_spec, padding_side="left")
         self.has_chat_template = bool(getattr(self.tokenizer, "chat_template", None))
         eos = self.model.generation_config.eos_token_id

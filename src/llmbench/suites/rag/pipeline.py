@@ -107,8 +107,9 @@ def run_rag_benchmark(settings: RagSettings, generator_spec: str, retriever_name
 
     started = time.perf_counter()
     load_s = started - loading
+    phases: dict[str, float] = {}
     records = answer_questions(items, retriever, generator, max_new_tokens=settings.max_new_tokens,
-                               batch_size=settings.batch_size)
+                               batch_size=settings.batch_size, phases=phases)
     wall_s = time.perf_counter() - started
 
     result = Result(SUITE, _params(settings, generator_spec, retriever_name, corpus.digest,
@@ -144,8 +145,7 @@ def run_rag_benchmark(settings: RagSettings, generator_spec: str, retriever_name
     result.notes += generator.notes()  # e.g. parameters negotiated with a remote endpoint
     if generator_spec.startswith(OPENAI_PREFIX):
         result.machine["io_bound"] = True  # waits on an endpoint: CPU share says nothing
-    retrieve_s = sum(r.retrieval_s for r in records)
-    result.phases = {"load": load_s, "retrieve": retrieve_s, "generate": wall_s - retrieve_s}
+    result.phases = {"load": load_s, **phases}
     if judge is not None:
         judging = time.perf_counter()
         outcome = judge(records)
@@ -207,17 +207,25 @@ def _generate(generator: Generator, prompts, *, max_new_tokens: int, batch_size:
 
 
 def answer_questions(items: Sequence[QAItem], retriever: Retriever, generator: Generator, *,
-                     max_new_tokens: int, batch_size: int) -> list[QuestionRecord]:
-    """Retrieve for every question, then answer them in batches of ``batch_size``."""
+                     max_new_tokens: int, batch_size: int,
+                     phases: dict[str, float] | None = None) -> list[QuestionRecord]:
+    """Retrieve for every question, then answer them in batches of ``batch_size``;
+    ``phases`` receives the wall time of each step."""
+    phases = {} if phases is None else phases
     retrievals: list[tuple[Retrieval, float]] = []
+    started = time.perf_counter()
+    retriever.prepare([item.question for item in items], batch_size)
     for item in items:
         t0 = time.perf_counter()
         retrieval = _retrieve(retriever, item.question)
-        retrievals.append((retrieval, time.perf_counter() - t0))
+        retrievals.append((retrieval, time.perf_counter() - t0 + retrieval.prepared_s))
     prompts = [answer_messages(item.question, retrieval.passages)
                for item, (retrieval, _) in zip(items, retrievals)]
+    phases["retrieve"] = time.perf_counter() - started
+    started = time.perf_counter()
     completions = _generate(generator, prompts, max_new_tokens=max_new_tokens,
                             batch_size=batch_size)
+    phases["generate"] = time.perf_counter() - started
     records = []
     for item, (retrieval, retrieval_s), completion in zip(items, retrievals, completions):
         records.append(QuestionRecord(
