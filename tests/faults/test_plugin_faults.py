@@ -62,8 +62,10 @@ def records(pytester, report=".llmbench"):
 
 def accept_commands(output: str) -> list[str]:
     lines = output.splitlines()
-    return [lines[i + 1].strip() for i, line in enumerate(lines)
-            if line.rstrip().endswith("with:") and i + 1 < len(lines)]
+    # pytest's short summary may repeat the failure message (it depends on the terminal width)
+    commands = [lines[i + 1].strip() for i, line in enumerate(lines)
+                if line.rstrip().endswith("with:") and i + 1 < len(lines)]
+    return list(dict.fromkeys(commands))
 
 
 def test_the_printed_accept_command_reproduces_a_non_default_run(bench):
