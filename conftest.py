@@ -1,3 +1,3 @@
 # The llmbench plugin is registered through the `pytest11` entry point of the installed package
-# (pip install -e .). Nothing else is needed here; shared fixtures for the benchmarks live in
-# benchmarks/conftest.py.
+# (pip install -e . or the wheel), so nothing is needed here; this file marks the project root
+# for pytest (rootdir), and with it where `baselines/` and `.llmbench/` are found.

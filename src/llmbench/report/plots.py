@@ -126,12 +126,16 @@ def cost_bars_figure(table: Table):
     return fig
 
 
+def _columns_with_values(table: Table, chart: str):
+    return [c for c in table.chart_columns(chart)
+            if any(is_finite(getattr(r.cells.get(c.header), "value", None))
+                   for r in table.rows)]
+
+
 def score_bars_figure(table: Table):
     if table.suite == "judge":  # judge_auc_figure draws it, with the chance and weak lines
         return None
-    columns = [c for c in table.chart_columns("scores")
-               if any(is_finite(getattr(r.cells.get(c.header), "value", None))
-                      for r in table.rows)]
+    columns = _columns_with_values(table, "scores")
     if not columns:
         return None
     labels = [row.label for row in table.rows]
@@ -164,9 +168,7 @@ def judge_auc_figure(table: Table):
 
     if table.suite != "judge":
         return None
-    columns = [c for c in table.chart_columns("scores")
-               if any(is_finite(getattr(r.cells.get(c.header), "value", None))
-                      for r in table.rows)]
+    columns = _columns_with_values(table, "scores")
     if not columns:
         return None
     fig = _figure(max(6.5, 1.6 * len(columns) + 0.6 * len(table.rows)), 4.8)
