@@ -135,6 +135,8 @@ class RagSettings:
     extra_metrics: tuple[str, ...] = ()  # e.g. ("evaluate:bertscore",): needs the HF hub
     retrieval_rounds: int = 5  # pytest-benchmark rounds of retrieval-only timing
     judge: str = "smollm2-135m"
+    # Base of the repeats' seeds (--bench-seeds). Answers are greedy and the offline judge scores
+    # likelihoods, so nothing in RAG draws from it: under --bench-seeds fresh the scores repeat.
     seed: int = 0
     # your QA file's field names: ("reference=gold_answer", "question=prompt"); see rag/data.py
     qa_fields: tuple[str, ...] = ()
