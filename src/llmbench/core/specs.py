@@ -44,6 +44,22 @@ def generator_spec_problem(spec: object) -> str | None:
     return f"unknown generator {spec!r}; valid: {', '.join(GENERATOR_FORMS)}"
 
 
+class UnknownGeneratorError(ValueError):
+    """The spec names no generator."""
+
+
+def validate_generator_spec(spec: str) -> None:
+    """Raise ``UnknownGeneratorError`` (a ValueError) naming the valid forms unless ``spec`` is
+    one (by its form: nothing is loaded or called, so the plugin checks specs at startup even
+    where the rag extra is not installed)."""
+    problem = generator_spec_problem(spec)
+    if problem is None:
+        return
+    hint = (f" (did you mean {HF_PREFIX}{spec}?)" if isinstance(spec, str) and spec and (
+        spec in OFFLINE_MODELS or "/" in spec) else "")
+    raise UnknownGeneratorError(problem + hint)
+
+
 def judge_spec_problem(spec: object) -> str | None:
     """Why ``spec`` is not a judge spec (by its form), or None."""
     if spec in (OFFLINE_JUDGE, NO_JUDGE) or (

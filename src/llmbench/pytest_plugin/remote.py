@@ -27,9 +27,9 @@ NETWORK_MARK = "network"
 def configure(config: pytest.Config) -> None:
     """Validate the endpoint options (``ValueError``) and register the hooks of this module.
     Runs after ``configure_profiles`` (the profiles check their own generator and judge specs)."""
+    from llmbench.core.specs import validate_generator_spec
     from llmbench.judges.openevals_judge import validate_judge_spec
     from llmbench.pytest_plugin.profiles import collection_profiles
-    from llmbench.suites.rag.generators import validate_generator_spec
 
     Deadline(config.getoption("remote_deadline"))  # raises on <= 0
     if config.getoption("judge") is not None:

@@ -78,7 +78,8 @@ def summary_lines(records: Sequence[dict[str, Any]], width: int = 60) -> list[st
     lines = [render_rows(rows), ""]
     counts = Counter(rec["outcome"] for rec in records)
     lines.append(" · ".join(f"{KINDS[k].symbol} {n} {k}" for k, n in sorted(counts.items())))
-    used = sorted(counts)
-    lines.append("legend: " + "; ".join(f"{KINDS[k].symbol} {k}: {KINDS[k].meaning}"
-                                        for k in used if k != "pass"))
+    explained = [f"{KINDS[k].symbol} {k}: {KINDS[k].meaning}" for k in sorted(counts)
+                 if k != "pass"]
+    if explained:
+        lines.append("legend: " + "; ".join(explained))
     return lines

@@ -7,8 +7,7 @@
 * ``metrics`` / ``wordnet`` -- BLEU, METEOR (real WordNet), ROUGE, retrieval metrics.
 * ``pipeline`` -- ``run_rag_benchmark(settings, generator, retriever)`` -> ``Result``, with the
   per-question records and the hook for the LLM judge (``judge``, owned by the judge module).
+
+Nothing is imported here: the modules need the ``rag`` extra (langchain, nltk, ...), and the
+plugin imports some of them only where that extra is installed.
 """
-
-from llmbench.suites.rag.pipeline import JudgeOutcome, QuestionRecord, run_rag_benchmark
-
-__all__ = ["JudgeOutcome", "QuestionRecord", "run_rag_benchmark"]

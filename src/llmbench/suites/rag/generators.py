@@ -38,20 +38,16 @@ from llmbench.core.remote import (
 from llmbench.core.specs import (
     GENERATOR_FORMS,
     HF_PREFIX,
-    OFFLINE_MODELS,
     OPENAI_PREFIX,
     SMOLLM2,
-    generator_spec_problem,
+    UnknownGeneratorError,
+    validate_generator_spec,
 )
 from llmbench.suites.rag.prompts import Messages
 
 log = logging.getLogger("llmbench")
 
 SPEC_FORMS = ", ".join(GENERATOR_FORMS)
-
-
-class UnknownGeneratorError(ValueError):
-    """The spec names no generator."""
 
 
 class GeneratorUnavailable(RuntimeError):
@@ -82,17 +78,6 @@ class Generator(ABC):
     def notes(self) -> list[str]:
         """What a result should say about how this generator ran (e.g. negotiated settings)."""
         return []
-
-
-def validate_generator_spec(spec: str) -> None:
-    """Raise ``UnknownGeneratorError`` (a ValueError) naming the valid forms unless ``spec`` is
-    one (``llmbench.core.specs.generator_spec_problem``: nothing is loaded or called)."""
-    problem = generator_spec_problem(spec)
-    if problem is None:
-        return
-    hint = (f" (did you mean {HF_PREFIX}{spec}?)" if isinstance(spec, str) and spec and (
-        spec in OFFLINE_MODELS or "/" in spec) else "")
-    raise UnknownGeneratorError(problem + hint)
 
 
 def build_generator(spec: str, *, device: str = "cpu", timeout_s: float = DEFAULT_TIMEOUT_S,
