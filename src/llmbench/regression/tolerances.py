@@ -37,8 +37,11 @@ TOLERANCES: dict[str, dict[str, Tolerance]] = {
              "cuda": Tolerance(rel_tol=0.05, within_cv=0.02, between_cv=0.03)},
     "throughput": {"cpu": Tolerance(rel_tol=0.05, within_cv=0.06, between_cv=0.05),
                    "cuda": Tolerance(rel_tol=0.05, within_cv=0.02, between_cv=0.03)},
-    # Resident or device memory: allocator caching moves it by a few MB.
-    "memory": {"cpu": Tolerance(rel_tol=0.05, within_cv=0.01, between_cv=0.02),
+    # Resident or device memory: allocator caching moves it by a few MB. A process's RSS growth
+    # also depends on what ran before in the process: the smoke LoRA r8 run grew 0.07 MB after
+    # other ranks and 1.4-3.2 MB as the first benchmark of a process (measured), so changes under
+    # 16 MB are not worth reporting on CPU.
+    "memory": {"cpu": Tolerance(rel_tol=0.05, abs_tol=16.0, within_cv=0.01, between_cv=0.02),
                "cuda": Tolerance(rel_tol=0.05, within_cv=0.005, between_cv=0.01)},
     # A ratio of two speeds measured in the same session (loop vs Trainer): drift cancels.
     "speed_ratio": {"cpu": Tolerance(rel_tol=0.05, within_cv=0.03, between_cv=0.02),
