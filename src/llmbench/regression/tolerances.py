@@ -43,8 +43,10 @@ TOLERANCES: dict[str, dict[str, Tolerance]] = {
     # 16 MB are not worth reporting on CPU.
     "memory": {"cpu": Tolerance(rel_tol=0.05, abs_tol=16.0, within_cv=0.01, between_cv=0.02),
                "cuda": Tolerance(rel_tol=0.05, within_cv=0.005, between_cv=0.01)},
-    # A ratio of two speeds measured in the same session (loop vs Trainer): drift cancels.
-    "speed_ratio": {"cpu": Tolerance(rel_tol=0.05, within_cv=0.03, between_cv=0.02),
+    # A ratio of two speeds measured in the same session (loop vs Trainer). Drift was expected to
+    # cancel, but on the 2-core CPU VM three sessions gave 1.087, 0.975 and 0.914 (embedded, 5
+    # steps a side): ~9 % between sessions.
+    "speed_ratio": {"cpu": Tolerance(rel_tol=0.05, within_cv=0.04, between_cv=0.08),
                     "cuda": Tolerance(rel_tol=0.05, within_cv=0.02, between_cv=0.01)},
     # A share in percent points (the RSS sampler's own CPU time).
     "percent": _same(Tolerance(abs_tol=0.5, within_cv=0.3, between_cv=0.2)),
