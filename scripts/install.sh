@@ -4,6 +4,7 @@
 #   LLMBENCH_TORCH   torch requirement (default torch==2.13.0: the CPU build; an unpinned
 #                    torch pulls a multi-GB CUDA build on Linux)
 #   LLMBENCH_SKIP_APT=1  skip the Debian packages (WordNet for METEOR)
+#   LLMBENCH_APT_EXTRA   more Debian packages to install with them (CI: postgresql chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +12,9 @@ if [ "${LLMBENCH_SKIP_APT:-0}" != "1" ] && command -v apt-get >/dev/null 2>&1; t
   SUDO=""; [ "$(id -u)" = "0" ] || SUDO="sudo"
   # WordNet 3.0 database files: METEOR's synonym matching (see llmbench.suites.rag.wordnet)
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends wordnet-base wordnet-sense-index >/dev/null
+  # shellcheck disable=SC2086  # LLMBENCH_APT_EXTRA is a space-separated list
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    wordnet-base wordnet-sense-index ${LLMBENCH_APT_EXTRA:-} >/dev/null
 fi
 
 python -m pip install -q --upgrade pip

@@ -34,14 +34,17 @@ JUDGE_FORMS = (OFFLINE_JUDGE, f"{HF_PREFIX}<model id or path>", f"{OPENAI_PREFIX
 
 
 def generator_spec_problem(spec: object) -> str | None:
-    """Why ``spec`` is not a generator spec (by its form; nothing is loaded), or None."""
+    """Why ``spec`` is not a generator spec (by its form; nothing is loaded), or None. A hub id
+    or a built-in model name gets a hint: as a generator it needs the ``hf:`` prefix."""
     if spec == SMOLLM2:
         return None
     if isinstance(spec, str):
         for prefix in (HF_PREFIX, OPENAI_PREFIX):
             if spec.startswith(prefix) and spec[len(prefix):].strip():
                 return None
-    return f"unknown generator {spec!r}; valid: {', '.join(GENERATOR_FORMS)}"
+    hint = (f" (did you mean {HF_PREFIX}{spec}?)" if isinstance(spec, str) and spec and (
+        spec in OFFLINE_MODELS or "/" in spec) else "")
+    return f"unknown generator {spec!r}; valid: {', '.join(GENERATOR_FORMS)}{hint}"
 
 
 class UnknownGeneratorError(ValueError):
@@ -50,14 +53,10 @@ class UnknownGeneratorError(ValueError):
 
 def validate_generator_spec(spec: str) -> None:
     """Raise ``UnknownGeneratorError`` (a ValueError) naming the valid forms unless ``spec`` is
-    one (by its form: nothing is loaded or called, so the plugin checks specs at startup even
-    where the rag extra is not installed)."""
+    one (by its form: nothing is loaded or called)."""
     problem = generator_spec_problem(spec)
-    if problem is None:
-        return
-    hint = (f" (did you mean {HF_PREFIX}{spec}?)" if isinstance(spec, str) and spec and (
-        spec in OFFLINE_MODELS or "/" in spec) else "")
-    raise UnknownGeneratorError(problem + hint)
+    if problem is not None:
+        raise UnknownGeneratorError(problem)
 
 
 def judge_spec_problem(spec: object) -> str | None:

@@ -83,7 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         check_options(config)
         configure_profiles(config)
-        remote.configure(config)  # --judge, generator specs, --remote-deadline, --require-network
+        remote.configure(config)  # --judge, --remote-deadline, --require-network
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     environment.set_hardware_key(config.getoption("hardware_key"))

@@ -1,8 +1,8 @@
 """Remote endpoints in a pytest run: options checked at startup, a deadline per benchmark.
 
-``configure(config)`` (called from ``pytest_configure``) validates ``--judge``, the profile's
-generator specs and ``--remote-deadline`` (``ValueError`` naming the valid choices, which the
-plugin turns into a usage error, exit 4) and registers the hooks below:
+``configure(config)`` (called from ``pytest_configure``) validates ``--judge`` and
+``--remote-deadline`` (``ValueError`` naming the valid choices, which the plugin turns into a
+usage error, exit 4) and registers the hooks below:
 
 * every test runs under its own ``llmbench.core.remote.remote_deadline(--remote-deadline)``: an
   endpoint silent that long fails the benchmark with "endpoint … did not answer within …";
@@ -26,17 +26,13 @@ NETWORK_MARK = "network"
 
 def configure(config: pytest.Config) -> None:
     """Validate the endpoint options (``ValueError``) and register the hooks of this module.
-    Runs after ``configure_profiles`` (the profiles check their own generator and judge specs)."""
-    from llmbench.core.specs import validate_generator_spec
+    Generator specs need no check here: ``configure_profiles`` runs first, and every profile and
+    ``--rag-generators`` value is checked as it is built (``core.specs.generator_spec_problem``)."""
     from llmbench.judges.openevals_judge import validate_judge_spec
-    from llmbench.pytest_plugin.profiles import collection_profiles
 
     Deadline(config.getoption("remote_deadline"))  # raises on <= 0
     if config.getoption("judge") is not None:
         validate_judge_spec(config.getoption("judge"))
-    for profile in collection_profiles(config):
-        for spec in profile.rag.generators:
-            validate_generator_spec(spec)
     if config.getoption("require_network") and config.getoption("langsmith") and not (
             os.environ.get("LANGSMITH_API_KEY") or os.environ.get("LANGCHAIN_API_KEY")):
         raise ValueError("--require-network with --langsmith: LANGSMITH_API_KEY is not set")
