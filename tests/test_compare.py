@@ -54,6 +54,20 @@ def test_fixed_metric_is_exact_and_seeded_is_near_exact_on_the_same_platform():
     assert compare_metric("loss", worse, 1.0, Context()).verdict is Verdict.PASS
 
 
+def test_cpu_time_has_a_floor_in_seconds_whatever_the_unit():
+    assert cost(0.025, "s", kind="time").abs_tol == pytest.approx(0.025)
+    assert cost(25.0, "ms", kind="time").abs_tol == pytest.approx(25.0)
+    # a whole-session shift of a few milliseconds on a tiny timing is not a regression ...
+    samples = (0.024, 0.025, 0.026, 0.025, 0.0255)
+    shifted = compare_metric("load_s", cost(0.037, "s", kind="time"), Reference(0.025, samples))
+    assert shifted.verdict is Verdict.PASS
+    # ... a shift beyond the floor still is
+    doubled = compare_metric("load_s", cost(0.080, "s", kind="time"), Reference(0.025, samples))
+    assert doubled.verdict is Verdict.REGRESSED
+    with pytest.raises(ValueError, match="declared in 's'.*'tokens'"):
+        cost(1.0, "tokens", kind="time")
+
+
 def test_one_sample_cost_metric_needs_a_large_shift_to_regress():
     baseline = Reference(1.0, (0.98, 1.0, 1.02, 0.99, 1.01))
     slower = compare_metric("t", cost(1.25, "s", kind="time"), baseline)

@@ -116,11 +116,11 @@ def json_number(value: float | None) -> float | str | None:
     return repr(value)
 
 
-def _tolerances(kind: str | None, device: str, rel_tol: float | None,
+def _tolerances(kind: str | None, device: str, unit: str, rel_tol: float | None,
                 abs_tol: float | None) -> tuple[float, float]:
     declared = tolerance(kind, device) if kind else None
     return (rel_tol if rel_tol is not None else (declared.rel_tol if declared else 0.0),
-            abs_tol if abs_tol is not None else (declared.abs_tol if declared else 0.0))
+            abs_tol if abs_tol is not None else (declared.abs_tol_in(unit) if declared else 0.0))
 
 
 def quality(value: float, unit: str = "", direction: str = "lower",
@@ -128,7 +128,7 @@ def quality(value: float, unit: str = "", direction: str = "lower",
             determinism: str | Determinism | None = None, *, kind: str | None = None,
             device: str = "cpu") -> Metric:
     """A quality metric; tolerances come from the table for ``kind`` unless given."""
-    rel, absolute = _tolerances(kind, device, rel_tol, abs_tol)
+    rel, absolute = _tolerances(kind, device, unit, rel_tol, abs_tol)
     return Metric(value, unit, Direction(direction), rel, absolute, Scope.QUALITY,
                   determinism=determinism, kind=kind)
 
@@ -137,7 +137,7 @@ def cost(value: float, unit: str = "", direction: str = "lower", rel_tol: float 
          abs_tol: float | None = None, *, kind: str | None = None, device: str = "cpu"
          ) -> Metric:
     """A cost metric (time, memory, throughput): compared only on the same hardware."""
-    rel, absolute = _tolerances(kind, device, rel_tol, abs_tol)
+    rel, absolute = _tolerances(kind, device, unit, rel_tol, abs_tol)
     return Metric(value, unit, Direction(direction), rel, absolute, Scope.COST, kind=kind)
 
 
