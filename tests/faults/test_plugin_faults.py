@@ -175,3 +175,57 @@ def test_summary_md_and_results_json_use_one_symbol_per_kind(bench, monkeypatch)
     assert len(set(symbols)) == len(symbols)
     summary = (bench.path / ".llmbench" / "summary.md").read_text()
     assert kinds["regressed"]["emoji"] in summary and "regressed" in summary
+
+
+def _probe_reads(monkeypatch, *values):
+    """The machine-speed probe returns these values in turn (the last one from then on)."""
+    from llmbench.pytest_plugin import check
+
+    reads = list(values)
+    monkeypatch.setattr(check, "probe_ms", lambda: reads.pop(0) if len(reads) > 1 else reads[0])
+
+
+def test_a_machine_slower_than_the_baselines_is_busy_not_regressed(bench, monkeypatch):
+    _probe_reads(monkeypatch, 5.0)
+    run(bench, "--update-baselines", "-k", "fake").assert_outcomes(passed=2, deselected=1)
+    stored = json.loads((bench.path / "baselines/smoke/bench/fake/alpha.json").read_text())
+    (cost_entry,) = stored["cost"].values()
+    assert cost_entry["speed_probe"] == {"ms": 5.0, "version": 1}
+    monkeypatch.setenv("FAKE_RUNTIME", "2.6")  # the whole VM runs 2.6x slower, CPU share intact
+    _probe_reads(monkeypatch, 13.0)
+    result = run(bench, "-k", "alpha")
+    result.assert_outcomes(passed=1, deselected=2)
+    record = records(bench)["bench/fake/alpha"]
+    assert record["outcome"] == "busy"
+    assert record["comparison"]["runtime_s"]["verdict"] == "busy"
+    assert record["comparison"]["loss"]["verdict"] == "pass"  # quality is still judged
+    assert "machine 2.60x slower" in record["reason"]
+    assert record["result"]["machine"]["speed_probe_ms"] == 13.0
+
+
+def test_a_slower_build_on_a_machine_at_the_baselines_speed_still_regresses(bench, monkeypatch):
+    _probe_reads(monkeypatch, 5.0)
+    run(bench, "--update-baselines", "-k", "fake").assert_outcomes(passed=2, deselected=1)
+    monkeypatch.setenv("FAKE_RUNTIME", "2.6")
+    _probe_reads(monkeypatch, 5.5)  # probe noise, well inside the band
+    result = run(bench, "-k", "alpha")
+    result.assert_outcomes(failed=1, deselected=2)
+    assert records(bench)["bench/fake/alpha"]["comparison"]["runtime_s"]["verdict"] == \
+        "regressed"
+
+
+def test_without_a_stored_probe_a_slowdown_within_the_session_is_busy(bench, monkeypatch):
+    run(bench, "--update-baselines", "-k", "fake").assert_outcomes(passed=2, deselected=1)
+    for path in (bench.path / "baselines/smoke/bench/fake").glob("*.json"):
+        data = json.loads(path.read_text())  # as written before probes existed
+        for entry in data["cost"].values():
+            del entry["speed_probe"]
+        path.write_text(json.dumps(data))
+    monkeypatch.setenv("FAKE_RUNTIME", "2.6")
+    _probe_reads(monkeypatch, 5.0, 5.0, 13.0)  # alpha at full speed, then the machine slows
+    result = run(bench, "-k", "fake")
+    result.assert_outcomes(failed=1, passed=1, deselected=1)
+    found = records(bench)
+    assert found["bench/fake/alpha"]["outcome"] == "regressed"
+    assert found["bench/fake/beta"]["outcome"] == "busy"
+    assert "at this session's fastest" in found["bench/fake/beta"]["reason"]

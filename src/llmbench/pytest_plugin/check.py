@@ -21,6 +21,7 @@ import pytest
 
 from llmbench.core.redaction import redact_secrets
 from llmbench.measure.machine import ProcessClock, starved
+from llmbench.measure.speed_probe import PROBE_VERSION, probe_ms, speed_off
 from llmbench.profiles import Profile
 from llmbench.pytest_plugin.options import AUTO, accept_command
 from llmbench.pytest_plugin.session import BenchSession, Record
@@ -74,6 +75,7 @@ class RegressionCheck:
         self.recorded = False
         self.started = time.perf_counter()
         self.base_seed = 0  # the profile's seed, set by measure()
+        self.last_probe_ms: float | None = None  # the probe after the previous repeat
 
     # --- measuring ---------------------------------------------------------------------------
 
@@ -128,17 +130,40 @@ class RegressionCheck:
         if index:
             log.info(f"{self.benchmark_id}: repeat {index + 1}"
                      f"{f'/{count}' if count else ''} (seed {seed})")
+        on_cpu = not self.device.startswith("cuda")
+        before = (self.last_probe_ms or self._probe()) if on_cpu else None
         with ProcessClock() as clock:
             result = run(seed)
         result.machine = {**result.machine, **clock.to_dict()}
         result.repeats = {"seed": seed}  # replaced by the merged repeats summary
-        computes_here = not result.machine.get("io_bound") and not self.device.startswith("cuda")
-        # CPU time has a coarse clock: a share over a few milliseconds means nothing.
-        long_enough = clock.wall_s >= BUSY_MIN_WALL_S
-        if computes_here and long_enough and any(m.scope is Scope.COST
-                                                 for m in result.metrics.values()):
-            result.busy = result.busy or starved(clock)
+        if before is not None:
+            self.last_probe_ms = self._probe()
+            result.machine["speed_probe_ms"] = max(before, self.last_probe_ms)
+            result.machine["speed_probe_version"] = PROBE_VERSION
+        computes_here = on_cpu and not result.machine.get("io_bound")
+        if computes_here and any(m.scope is Scope.COST for m in result.metrics.values()):
+            # CPU time has a coarse clock: a share over a few milliseconds means nothing.
+            long_enough = clock.wall_s >= BUSY_MIN_WALL_S
+            result.busy = (result.busy or (starved(clock) if long_enough else None)
+                           or self._speed_off(result.machine["speed_probe_ms"]))
         return result
+
+    def _probe(self) -> float:
+        ms = probe_ms()
+        self.session.fastest_probe_ms = min(ms, self.session.fastest_probe_ms or ms)
+        return ms
+
+    def _speed_off(self, probe: float) -> str | None:
+        """Why this repeat's timings cannot be judged against the baseline's: the machine ran
+        at another speed (against the baseline's probe, or this session's fastest for
+        baselines recorded without one)."""
+        if self.session.update:
+            return None
+        recorded = (self.baseline.speed_probe_ms(environment.hardware_key(self.device),
+                                                 PROBE_VERSION) if self.baseline else None)
+        if recorded is not None:
+            return speed_off(probe, recorded)
+        return speed_off(probe, self.session.fastest_probe_ms, "at this session's fastest")
 
     def _merge(self, results: list[Result]) -> Result:
         seeds = [r.repeats.get("seed", self.base_seed) for r in results]

@@ -63,6 +63,7 @@ class BenchSession:
         self.report_dir = rooted(config, "bench_report")
         self.records: list[Record] = []
         self.written_report: Path | None = None
+        self.fastest_probe_ms: float | None = None  # machine-speed probe (measure.speed_probe)
 
     def provenance(self) -> dict[str, Any]:
         """Who accepted a baseline, when, why, from which commit."""

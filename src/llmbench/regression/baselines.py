@@ -148,6 +148,13 @@ class Baseline:
     def entry(self, section: str, key: str) -> dict[str, Any] | None:
         return self.data.get(section, {}).get(key)
 
+    def speed_probe_ms(self, hardware_key: str, version: int) -> float | None:
+        """The machine-speed probe measured with this hardware's cost values (same probe
+        version), or None for baselines recorded before probes existed."""
+        probe = (self.entry("cost", hardware_key) or {}).get("speed_probe") or {}
+        ms = probe.get("ms")
+        return float(ms) if probe.get("version") == version and _is_finite_number(ms) else None
+
 
 def _noise_of(metric: dict[str, Any]) -> dict[str, Any] | None:
     """Calibrated noise of a stored metric (schema 2 kept it under "tolerance")."""
@@ -257,6 +264,10 @@ def _merged(existing: Baseline | None, profile: str, benchmark_id: str, result: 
         metrics.update(carried)
         data[section][key] = {"metrics": metrics, "environment": environment,
                               "provenance": provenance}
+        if section == "cost" and "speed_probe_ms" in result.machine:
+            data[section][key]["speed_probe"] = {
+                "ms": result.machine["speed_probe_ms"],
+                "version": result.machine.get("speed_probe_version")}
         if carried:
             data[section][key]["kept_unavailable"] = {
                 name: result.unavailable[name] for name in sorted(carried)}

@@ -89,8 +89,12 @@ def merge_repeats(results: Sequence[Result], seeds: Sequence[int],
 
 
 def _merge_machine(results: Sequence[Result]) -> dict:
+    merged = dict(results[0].machine)
+    probes = [r.machine["speed_probe_ms"] for r in results if "speed_probe_ms" in r.machine]
+    if probes:
+        merged["speed_probe_ms"] = max(probes)  # the slowest the machine was while measuring
     shares = [r.machine.get("cpu_share") for r in results if "cpu_share" in r.machine]
     if not shares:
-        return dict(results[0].machine)
-    return {**results[0].machine, "cpu_share": shares[0] if len(shares) == 1 else shares,
+        return merged
+    return {**merged, "cpu_share": shares[0] if len(shares) == 1 else shares,
             "busy_repeats": sum(bool(r.busy) for r in results)}

@@ -98,7 +98,9 @@ KINDS: dict[str, Kind] = {
     "within noise": Kind("≈", "〰️", False, "beyond tolerance, but the samples show no real "
                                            "shift"),
     "busy": Kind("⧗", "⏳", False, "the machine starved the measurement (process CPU time far "
-                                 "below wall time): cost metrics not judged"),
+                                 "below wall time) or ran at another speed than when the "
+                                 "baseline was recorded (speed probe): cost metrics not "
+                                 "judged"),
     "failed": Kind("!", "💥", True, "NaN/inf, a metric that did not reproduce, or a crash"),
     "nondeterministic": Kind("≠", "🎲", True, "a fixed or seeded metric varied across "
                                              "repeats that should reproduce"),
