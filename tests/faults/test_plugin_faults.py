@@ -229,3 +229,12 @@ def test_without_a_stored_probe_a_slowdown_within_the_session_is_busy(bench, mon
     assert found["bench/fake/alpha"]["outcome"] == "regressed"
     assert found["bench/fake/beta"]["outcome"] == "busy"
     assert "at this session's fastest" in found["bench/fake/beta"]["reason"]
+
+
+def test_a_benchmark_that_times_itself_is_probed_too(bench, monkeypatch):
+    _probe_reads(monkeypatch, 5.0)
+    run(bench, "--update-baselines", "-k", "timing").assert_outcomes(passed=1, deselected=2)
+    _probe_reads(monkeypatch, 13.0)
+    run(bench, "-k", "timing").assert_outcomes(passed=1, deselected=2)
+    record = records(bench)["bench/timing_only/default"]
+    assert record["outcome"] == "busy" and "2.60x slower" in record["reason"]
