@@ -178,3 +178,25 @@ def test_outcome_order_is_worst_first():
     assert outcome_of([Verdict.REGRESSED, Verdict.MISSING]) is Outcome.REGRESSED
     assert outcome_of([Verdict.BUSY, Verdict.IMPROVED]) is Outcome.IMPROVED
     assert outcome_of([Verdict.PASS, Verdict.NOT_COMPARED]) is Outcome.PASS
+
+
+def test_the_probed_machine_drift_widens_timings_but_not_memory():
+    baseline = Reference(1.0, (0.99, 1.0, 1.01))
+    current = cost(1.3, "s", kind="time")
+    current.samples = [1.29, 1.3, 1.31]
+    same_speed = compare_metric("t", current, baseline, Context(machine_drift=0.02))
+    assert same_speed.verdict is Verdict.REGRESSED
+    # the probe saw the machine 25 % slower than when the baseline was recorded
+    slower_machine = compare_metric("t", current, baseline, Context(machine_drift=0.25))
+    assert slower_machine.verdict is not Verdict.REGRESSED
+    assert "machine's speed" in slower_machine.test
+    # a 2x slowdown is still a regression on that machine
+    doubled = cost(2.0, "s", kind="time")
+    doubled.samples = [1.99, 2.0, 2.01]
+    assert compare_metric("t", doubled, baseline,
+                          Context(machine_drift=0.25)).verdict is Verdict.REGRESSED
+    grown = cost(130.0, "MB", kind="memory")
+    grown.samples = [129.0, 130.0, 131.0]
+    memory = compare_metric("m", grown, Reference(100.0, (99.0, 100.0, 101.0)),
+                            Context(machine_drift=0.25))
+    assert memory.verdict is Verdict.REGRESSED

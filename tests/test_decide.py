@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
+
+import pytest
 
 from llmbench.regression.baselines import BaselineStore
 from llmbench.regression.decide import Policy, decide
@@ -94,3 +97,19 @@ def test_a_one_percent_worse_seeded_loss_fails_on_the_same_platform(tmp_path):
     decision = decide(result(loss=1.01), store.load("p", "a/b/c"), env)
     assert decision.outcome is Outcome.REGRESSED
     assert decision.moved()[0].tolerance == "near-exact"
+
+
+def test_machine_drift_is_the_probed_speed_difference_from_the_baseline(tmp_path):
+    from llmbench.regression.baselines import Baseline
+    from llmbench.regression.decide import machine_drift
+    from llmbench.regression.results import Result
+
+    baseline = Baseline(tmp_path / "b.json", {"cost": {"cpu/x": {
+        "metrics": {}, "speed_probe": {"ms": 4.0, "version": 1}}}})
+    probed = Result("lora", {}, machine={"speed_probe_ms": 5.0, "speed_probe_version": 1})
+    assert machine_drift(probed, baseline, "cpu/x") == pytest.approx(math.log(5.0 / 4.0))
+    assert machine_drift(probed, baseline, "cpu/other") == 0.0
+    unprobed = Result("lora", {})
+    assert machine_drift(unprobed, baseline, "cpu/x") == 0.0
+    other_version = Result("lora", {}, machine={"speed_probe_ms": 5.0, "speed_probe_version": 2})
+    assert machine_drift(other_version, baseline, "cpu/x") == 0.0

@@ -6,6 +6,7 @@ returns; unit tests call it directly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +75,8 @@ def decide(result: Result, baseline: Baseline | None, env: dict[str, Any],
     context = Context(
         same_platform=env_info.same_platform((quality_entry or {}).get("environment"), env),
         same_seeds=_seed_set((quality_entry or {}).get("repeats")) == _seed_set(result.repeats),
-        alpha=policy.alpha, device_class=device_class)
+        alpha=policy.alpha, device_class=device_class,
+        machine_drift=machine_drift(result, baseline, env["hardware_key"]))
     cost_refs, cost_skipped = None, ""
     if not policy.compare_cost:
         cost_skipped = "cost compare is off (--no-cost-compare)"
@@ -95,6 +97,16 @@ def decide(result: Result, baseline: Baseline | None, env: dict[str, Any],
     elif outcome is Outcome.BUSY:
         reason = f"cost metrics not judged: {result.busy}"
     return Decision(outcome, rows, reason)
+
+
+def machine_drift(result: Result, baseline: Baseline, hardware_key: str) -> float:
+    """How far this run's machine speed was from the baseline's (0.1 = 10 %), by the speed
+    probe; 0 when either side has no probe."""
+    current = result.machine.get("speed_probe_ms")
+    recorded = baseline.speed_probe_ms(hardware_key, result.machine.get("speed_probe_version"))
+    if not current or not recorded:
+        return 0.0
+    return abs(math.log(current / recorded))
 
 
 def _seed_set(repeats: dict[str, Any] | None) -> frozenset | None:
