@@ -238,3 +238,11 @@ def test_a_benchmark_that_times_itself_is_probed_too(bench, monkeypatch):
     run(bench, "-k", "timing").assert_outcomes(passed=1, deselected=2)
     record = records(bench)["bench/timing_only/default"]
     assert record["outcome"] == "busy" and "2.60x slower" in record["reason"]
+
+
+def test_without_cost_compare_a_slower_machine_is_not_compared_not_busy(bench, monkeypatch):
+    _probe_reads(monkeypatch, 5.0)
+    run(bench, "--update-baselines", "-k", "timing").assert_outcomes(passed=1, deselected=2)
+    _probe_reads(monkeypatch, 13.0)
+    run(bench, "--no-cost-compare", "-k", "timing").assert_outcomes(passed=1, deselected=2)
+    assert records(bench)["bench/timing_only/default"]["outcome"] == "not compared"

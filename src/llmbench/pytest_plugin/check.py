@@ -163,7 +163,7 @@ class RegressionCheck:
         """Why this repeat's timings cannot be judged against the baseline's: the machine ran
         at another speed (against the baseline's probe, or this session's fastest for
         baselines recorded without one)."""
-        if self.session.update:
+        if self.session.update or not self.session.policy.compare_cost:
             return None
         recorded = (self.baseline.speed_probe_ms(environment.hardware_key(self.device),
                                                  PROBE_VERSION) if self.baseline else None)
