@@ -209,6 +209,16 @@ def test_junit_xml_carries_metrics_as_properties(bench):
 @pytest.mark.skipif("xdist" not in sys.modules and not __import__("importlib").util.find_spec(
     "xdist"), reason="pytest-xdist not installed")
 def test_works_under_xdist_including_update(bench):
+    # xdist workers are processes of their own: pin the speed probe there too (two workers on
+    # two cores make it read the contention, which this test is not about)
+    bench.makeconftest("""
+        import pytest
+
+        @pytest.fixture(autouse=True)
+        def _steady_machine(monkeypatch):
+            from llmbench.pytest_plugin import check
+            monkeypatch.setattr(check, "probe_ms", lambda: 5.0)
+    """)
     result = run(bench, "-n", "2", "--update-baselines")
     result.assert_outcomes(passed=2, skipped=2)
     result.stdout.fnmatch_lines(["*baselines written (2)*"])
