@@ -105,11 +105,7 @@ class RegressionCheck:
     def check(self, result: Result) -> Checked:
         """Judge a result the test measured itself (e.g. with pytest-benchmark)."""
         if not self.device.startswith("cuda") and not result.machine.get("io_bound"):
-            probe = self._probe()  # just after the test's own timing
-            result.machine = {**result.machine, "speed_probe_ms": probe,
-                              "speed_probe_version": PROBE_VERSION}
-            if any(m.scope is Scope.COST for m in result.metrics.values()):
-                result.busy = result.busy or self._speed_off(probe)
+            self._apply_probe(result, self._probe())  # just after the test's own timing
         if self.session.update:
             return self._write(result)
         return self._judged(result, self._decide(result))
@@ -142,17 +138,21 @@ class RegressionCheck:
             result = run(seed)
         result.machine = {**result.machine, **clock.to_dict()}
         result.repeats = {"seed": seed}  # replaced by the merged repeats summary
+        computes_here = on_cpu and not result.machine.get("io_bound")
+        if computes_here and _has_cost(result) and clock.wall_s >= BUSY_MIN_WALL_S:
+            # CPU time has a coarse clock: a share over a few milliseconds means nothing.
+            result.busy = result.busy or starved(clock)
         if before is not None:
             self.last_probe_ms = self._probe()
-            result.machine["speed_probe_ms"] = max(before, self.last_probe_ms)
-            result.machine["speed_probe_version"] = PROBE_VERSION
-        computes_here = on_cpu and not result.machine.get("io_bound")
-        if computes_here and any(m.scope is Scope.COST for m in result.metrics.values()):
-            # CPU time has a coarse clock: a share over a few milliseconds means nothing.
-            long_enough = clock.wall_s >= BUSY_MIN_WALL_S
-            result.busy = (result.busy or (starved(clock) if long_enough else None)
-                           or self._speed_off(result.machine["speed_probe_ms"]))
+            self._apply_probe(result, max(before, self.last_probe_ms), judge=computes_here)
         return result
+
+    def _apply_probe(self, result: Result, probe: float, judge: bool = True) -> None:
+        """Record the machine-speed probe of ``result``; its timings are busy when off."""
+        result.machine = {**result.machine, "speed_probe_ms": probe,
+                          "speed_probe_version": PROBE_VERSION}
+        if judge and _has_cost(result):
+            result.busy = result.busy or self._speed_off(probe)
 
     def _probe(self) -> float:
         ms = probe_ms()
@@ -266,6 +266,10 @@ class RegressionCheck:
                         duration_s=time.perf_counter() - self.started)
         self.session.add(record)
         self.recorded = True
+
+
+def _has_cost(result: Result) -> bool:
+    return any(m.scope is Scope.COST for m in result.metrics.values())
 
 
 def _noisy_moved(decision: Decision) -> bool:
