@@ -70,6 +70,17 @@ def test_busy_repeats_do_not_contribute_cost_samples():
     assert everything_starved.busy == "machine busy"
 
 
+def test_machine_speed_is_the_slowest_probe_of_the_judged_repeats():
+    calm, slow_machine, calm_too = result(1.0), result(2.6), result(1.1)
+    for repeat, probe in ((calm, 4.2), (slow_machine, 11.0), (calm_too, 4.5)):
+        repeat.machine = {"speed_probe_ms": probe}
+    slow_machine.busy = "machine 2.60x slower"
+    merged = merge_repeats([calm, slow_machine, calm_too], [0, 0, 0])
+    assert merged.machine["speed_probe_ms"] == 4.5
+    all_busy = merge_repeats([slow_machine, slow_machine], [0, 0])
+    assert all_busy.machine["speed_probe_ms"] == 11.0
+
+
 def test_unavailable_and_phases_are_merged():
     a, b = result(1.0), result(1.0)
     a.unavailable = {"meteor": "no WordNet"}

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import time
 
+from llmbench.regression.environment import speed_ratio
+
 # Bump when the workload changes: probes of different versions are not comparable.
 PROBE_VERSION = 1
 # Measured here: probes of one session ranged 3.5-4.4 ms, of another 4.1-4.6 ms (the VM's speed
@@ -61,10 +63,8 @@ def speed_off(current_ms: float, reference_ms: float | None, reference_name: str
               "baseline was recorded", band: float = SPEED_BAND) -> str | None:
     """Why timings measured at probe ``current_ms`` cannot be compared with those measured at
     ``reference_ms``, or None when the machine ran at the same speed (within ``band``)."""
-    if not reference_ms or reference_ms <= 0 or current_ms <= 0:
-        return None
-    ratio = current_ms / reference_ms
-    if 1 / band <= ratio <= band:
+    ratio = speed_ratio(current_ms, reference_ms)
+    if ratio is None or 1 / band <= ratio <= band:
         return None
     pace = f"{ratio:.2f}x slower" if ratio > 1 else f"{1 / ratio:.2f}x faster"
     return (f"machine {pace}: the speed probe took {current_ms:.1f} ms against "

@@ -102,11 +102,9 @@ def decide(result: Result, baseline: Baseline | None, env: dict[str, Any],
 def machine_drift(result: Result, baseline: Baseline, hardware_key: str) -> float:
     """How far this run's machine speed was from the baseline's (0.1 = 10 %), by the speed
     probe; 0 when either side has no probe."""
-    current = result.machine.get("speed_probe_ms")
-    recorded = baseline.speed_probe_ms(hardware_key, result.machine.get("speed_probe_version"))
-    if not current or not recorded:
-        return 0.0
-    return abs(math.log(current / recorded))
+    ratio = env_info.speed_ratio(result.machine.get("speed_probe_ms"), baseline.speed_probe_ms(
+        hardware_key, result.machine.get("speed_probe_version")))
+    return abs(math.log(ratio)) if ratio else 0.0
 
 
 def _seed_set(repeats: dict[str, Any] | None) -> frozenset | None:

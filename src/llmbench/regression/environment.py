@@ -136,3 +136,11 @@ def author() -> str | None:
         return getpass.getuser()
     except (KeyError, OSError):
         return None
+
+
+def speed_ratio(current_ms: float | None, reference_ms: float | None) -> float | None:
+    """How many times slower the machine ran at probe ``current_ms`` than at ``reference_ms``
+    (below 1: faster); None when either probe is missing."""
+    if not current_ms or not reference_ms or current_ms <= 0 or reference_ms <= 0:
+        return None
+    return current_ms / reference_ms

@@ -90,9 +90,12 @@ def merge_repeats(results: Sequence[Result], seeds: Sequence[int],
 
 def _merge_machine(results: Sequence[Result]) -> dict:
     merged = dict(results[0].machine)
-    probes = [r.machine["speed_probe_ms"] for r in results if "speed_probe_ms" in r.machine]
-    if probes:
-        merged["speed_probe_ms"] = max(probes)  # the slowest the machine was while measuring
+    # The slowest the machine was while measuring the samples that are judged: busy repeats'
+    # timings are left out, so their probes must not widen the drift allowed for the calm ones.
+    probed = [r for r in results if "speed_probe_ms" in r.machine]
+    judged = [r for r in probed if not r.busy] or probed
+    if judged:
+        merged["speed_probe_ms"] = max(r.machine["speed_probe_ms"] for r in judged)
     shares = [r.machine.get("cpu_share") for r in results if "cpu_share" in r.machine]
     if not shares:
         return merged
