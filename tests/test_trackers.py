@@ -2,6 +2,7 @@ import time
 
 import pytest
 
+from llmbench.measure import trackers
 from llmbench.measure.trackers import CudaMemoryTracker, LatencyReport, RssSampler, Timer
 
 
@@ -27,6 +28,21 @@ def test_rss_sampler_sees_an_allocation():
                                      "start_mb", "sampler_cpu_s"}
     assert report.max_mb - report.start_mb > 150
     assert report.sampler_cpu_s >= 0
+
+
+@pytest.mark.skipif(trackers._MALLOC_TRIM is None, reason="no glibc malloc_trim here")
+def test_rss_growth_does_not_depend_on_heap_freed_before():
+    def blocks(count):
+        return [bytearray(65536) for _ in range(count)]  # heap blocks, under mmap's threshold
+
+    kept, freed = [], []
+    for i, block in enumerate(blocks(2000)):
+        (kept if i % 2 else freed).append(block)
+    del freed  # ~65 MB freed between live blocks: malloc keeps it, and would reuse it unseen
+    with RssSampler(interval_s=0.01) as sampler:
+        new = blocks(1000)
+    assert sampler.report.max_mb - sampler.report.start_mb > 40  # measured: 61 MB, 0.1 untrimmed
+    del kept, new
 
 
 def test_rss_sampler_thread_stops():
