@@ -27,8 +27,9 @@ FAILING = ("regressed", "failed", "missing", "not comparable", "new", "error")
 
 
 def one_run(profile: str, select: str, size: float, repeats: str, extra: list[str]
-            ) -> dict[str, str]:
-    """benchmark id -> outcome for one pytest run."""
+            ) -> dict[str, dict[str, str]]:
+    """benchmark id -> {"outcome", "why"} for one pytest run (why: the reason, or the first
+    lines of the message, for anything but a pass)."""
     with tempfile.TemporaryDirectory() as report:
         command = [sys.executable, "-m", "pytest", "benchmarks", "--bench-profile", profile,
                    "-k", select, "-p", "llmbench.tools.inject", "--inject-slowdown", str(size),
@@ -41,7 +42,18 @@ def one_run(profile: str, select: str, size: float, repeats: str, extra: list[st
         if not path.exists():
             return {}
         data = json.loads(path.read_text())
-        return {r["benchmark_id"]: r["outcome"] for r in data["benchmarks"]}
+        return {r["benchmark_id"]: {"outcome": r["outcome"], "why": _why(r)}
+                for r in data["benchmarks"]}
+
+
+def _why(record: dict[str, Any]) -> str:
+    """The reason, or the message's rows that were not passes, for anything but a pass."""
+    if record["outcome"] == "pass":
+        return ""
+    marks = ("regressed", "unconfirmed", "busy", "failed", "missing")
+    rows = [" ".join(line.split()) for line in (record.get("message") or "").splitlines()
+            if any(line.rstrip().endswith(mark) for mark in marks)]
+    return (record.get("reason") or " / ".join(rows))[:400]
 
 
 def study(profile: str, select: str, sizes: list[float], repeat_settings: list[str], runs: int,
@@ -49,20 +61,23 @@ def study(profile: str, select: str, sizes: list[float], repeat_settings: list[s
     rows = []
     for repeats in repeat_settings:
         for size in sizes:
-            outcomes: list[dict[str, str]] = []
+            outcomes: list[dict[str, dict[str, str]]] = []
             started = time.perf_counter()
             for _ in range(runs):
                 outcomes.append(one_run(profile, select, size, repeats, extra))
             per_benchmark: dict[str, Counter[str]] = {}
             for run in outcomes:
-                for benchmark, outcome in run.items():
-                    per_benchmark.setdefault(benchmark, Counter())[outcome] += 1
+                for benchmark, seen in run.items():
+                    per_benchmark.setdefault(benchmark, Counter())[seen["outcome"]] += 1
             rows.append({"size": size, "repeats": repeats, "runs": runs,
                          "seconds": time.perf_counter() - started,
-                         "failed_runs": sum(any(o in FAILING for o in run.values())
+                         "failed_runs": sum(any(s["outcome"] in FAILING for s in run.values())
                                             for run in outcomes),
-                         "unconfirmed_runs": sum(any(o == "unconfirmed" for o in run.values())
+                         "unconfirmed_runs": sum(any(s["outcome"] == "unconfirmed"
+                                                     for s in run.values())
                                                  for run in outcomes),
+                         "why": [f"{b.split('/')[-1]} {s['outcome']}: {s['why']}"
+                                 for run in outcomes for b, s in run.items() if s["why"]],
                          "per_benchmark": {b: dict(c) for b, c in sorted(per_benchmark.items())}})
             print(json.dumps(rows[-1]), flush=True)
     return rows
@@ -78,10 +93,17 @@ def to_markdown(rows: list[dict[str, Any]], profile: str, select: str) -> str:
     for row in rows:
         per = "; ".join(f"{b.split('/')[-1]}: " + ", ".join(f"{k} {v}" for k, v in c.items())
                         for b, c in row["per_benchmark"].items())
-        size = "0 (unchanged)" if row["size"] == 0 else f"+{row['size']:.0%}"
-        lines.append(f"| {size} | {row['repeats']} | {row['failed_runs']}/{row['runs']} | "
+        lines.append(f"| {_size_name(row['size'])} | {row['repeats']} | {row['failed_runs']}/{row['runs']} | "
                      f"{row['unconfirmed_runs']} | {per} |")
+    whys = [f"* {_size_name(row['size'])}, --bench-repeats {row['repeats']}: {why}"
+            for row in rows for why in row.get("why", [])]
+    if whys:
+        lines += ["", "Anything but a pass, run by run:", "", *whys]
     return "\n".join(lines) + "\n"
+
+
+def _size_name(size: float) -> str:
+    return "0 (unchanged)" if size == 0 else f"+{size:.0%}"
 
 
 def main(argv: list[str] | None = None) -> int:
