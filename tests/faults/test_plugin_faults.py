@@ -214,6 +214,20 @@ def test_a_slower_build_on_a_machine_at_the_baselines_speed_still_regresses(benc
         "regressed"
 
 
+def test_bench_confirm_measures_a_busy_benchmark_again(bench, monkeypatch):
+    _probe_reads(monkeypatch, 5.0)
+    run(bench, "--update-baselines", "-k", "fake").assert_outcomes(passed=2, deselected=1)
+    monkeypatch.setenv("FAKE_RUNTIME", "2.6")  # a slower build...
+    _probe_reads(monkeypatch, 13.0, 13.0, 5.0)  # ...first measured while the machine was slow
+    run(bench, "-k", "alpha").assert_outcomes(passed=1, deselected=2)
+    assert records(bench)["bench/fake/alpha"]["outcome"] == "busy"  # not judged: no confirm
+    _probe_reads(monkeypatch, 13.0, 13.0, 5.0)
+    run(bench, "--bench-confirm", "1", "-k", "alpha").assert_outcomes(failed=1, deselected=2)
+    record = records(bench)["bench/fake/alpha"]
+    assert record["outcome"] == "regressed"  # the calm re-measurement is judged
+    assert any("busy after 1 measurement" in note for note in record["result"]["notes"])
+
+
 def test_without_a_stored_probe_a_slowdown_within_the_session_is_busy(bench, monkeypatch):
     run(bench, "--update-baselines", "-k", "fake").assert_outcomes(passed=2, deselected=1)
     for path in (bench.path / "baselines/smoke/bench/fake").glob("*.json"):

@@ -88,12 +88,12 @@ class RegressionCheck:
             return self._write(merged)
         decision = self._decide(merged)
         for attempt in range(1, self.session.confirm + 1):
-            if decision.outcome not in (Outcome.REGRESSED, Outcome.UNCONFIRMED) or \
-                    not _noisy_moved(decision):
+            if not _worth_measuring_again(decision):
                 break
             log.info(f"{self.benchmark_id}: {decision.outcome.value}; measuring again to "
                      f"confirm ({attempt}/{self.session.confirm})")
             before = decision.outcome
+            self.last_probe_ms = None  # probe afresh: the machine may have changed speed since
             results += self._sample(run, seed)
             merged = self._merge(results)
             decision = self._decide(merged)
@@ -272,10 +272,15 @@ def _has_cost(result: Result) -> bool:
     return any(m.scope is Scope.COST for m in result.metrics.values())
 
 
-def _noisy_moved(decision: Decision) -> bool:
-    """Could a re-measurement change the verdict? Not for exact (fixed / seeded) rows."""
-    return any(row.verdict in (Verdict.REGRESSED, Verdict.UNCONFIRMED)
-               and row.tolerance != "near-exact" for row in decision.rows)
+def _worth_measuring_again(decision: Decision) -> bool:
+    """Could a re-measurement change the verdict? Yes for a noisy metric that regressed or is
+    unconfirmed, and for timings left unjudged because the machine was busy or at another
+    speed (it may be calm again); not for exact (fixed / seeded) rows."""
+    if decision.outcome is Outcome.BUSY:
+        return True
+    return decision.outcome in (Outcome.REGRESSED, Outcome.UNCONFIRMED) and any(
+        row.verdict in (Verdict.REGRESSED, Verdict.UNCONFIRMED)
+        and row.tolerance != "near-exact" for row in decision.rows)
 
 
 def record_for_error(request: Any, session: BenchSession, profile: Profile, device: str,

@@ -99,8 +99,9 @@ def add_options(parser: pytest.Parser) -> None:
                     help="rewrite the baselines like --update-baselines and measure each noisy "
                          "metric's noise (spread within and drift between sessions)")
     group.addoption("--bench-confirm", type=int, default=0, metavar="N",
-                    help="when a benchmark regressed or is unconfirmed, measure it again (with "
-                         "its repeats) up to N times and judge all samples together")
+                    help="when a benchmark regressed, is unconfirmed, or was busy (timings not "
+                         "judged: machine busy or at another speed), measure it again (with its "
+                         "repeats) up to N times and judge all samples together")
     group.addoption("--bench-alpha", type=float, default=DEFAULT_ALPHA, metavar="P",
                     help=f"significance level for 'regressed' (default {DEFAULT_ALPHA})")
     group.addoption("--baseline-reason", default=None, metavar="TEXT",
