@@ -20,16 +20,16 @@ def test_fake(case, bench_profile, regression, request):
     loss = float(os.environ.get("FAKE_LOSS", "1.0"))
     params = {"case": case, "steps": bench_profile.lora.steps,
               "judge": request.config.getoption("judge")}
-    metrics = {"loss": quality(loss, "nats", kind="loss"),
-               "runtime_s": cost(float(os.environ.get("FAKE_RUNTIME", "1.0")), "s",
-                                 kind="time")}
-    result = Result("lora", params, metrics)
-    if os.environ.get("FAKE_NO_METEOR"):
-        result.unavailable["meteor"] = "WordNet is not installed here"
-    else:
-        result.metrics["meteor"] = quality(0.3, kind="text_score")
 
-    def run(seed):
+    def run(seed):  # a fresh Result per repeat, as the real suites return
+        metrics = {"loss": quality(loss, "nats", kind="loss"),
+                   "runtime_s": cost(float(os.environ.get("FAKE_RUNTIME", "1.0")), "s",
+                                     kind="time")}
+        result = Result("lora", params, metrics)
+        if os.environ.get("FAKE_NO_METEOR"):
+            result.unavailable["meteor"] = "WordNet is not installed here"
+        else:
+            result.metrics["meteor"] = quality(0.3, kind="text_score")
         if os.environ.get("FAKE_SLEEP"):
             time.sleep(float(os.environ["FAKE_SLEEP"]))  # wall time without CPU time: starved
         return result
