@@ -39,6 +39,8 @@ def test_noise_model_takes_the_largest_estimate():
                              calibrated={"within_cv": 0.04, "between_cv": 0.01, "sessions": 2})
     assert calibrated.within_cv == 0.04 and calibrated.between_cv == 0.01
     assert calibrated.source == "calibrated (2 sessions)"
+    assert noise_model([1.0], [1.0], declared_within=0.0, declared_between=0.0,
+                       spike=0.02).spike == 0.02
 
 
 def test_shift_test_sd_shrinks_with_samples_but_not_below_the_drift():
@@ -49,6 +51,15 @@ def test_shift_test_sd_shrinks_with_samples_but_not_below_the_drift():
     assert one.sd > many.sd > 0.02
     assert many.sd == pytest.approx(math.sqrt(0.05 ** 2 * math.pi / 2 * (2 / 50) + 0.02 ** 2))
     assert many.p_value < one.p_value
+
+
+def test_a_spike_reaches_medians_of_one_or_two_samples_only():
+    noise = NoiseModel(0.0, 0.0, "declared", spike=0.02)
+    for n, share in ((1, 1.0), (2, 0.5), (3, 0.0), (5, 0.0)):
+        test = shift_test([0.1] * 5, [0.1] * n, worse_is_higher=True, noise=noise)
+        assert test.sd == pytest.approx(0.2 * share)  # 20 ms of a 100 ms median
+    both_single = shift_test([0.1], [0.1], worse_is_higher=True, noise=noise)
+    assert both_single.sd == pytest.approx(0.2 * math.sqrt(2))
 
 
 def test_shift_test_direction():

@@ -155,7 +155,7 @@ def compare_metric(name: str, current: Metric, baseline: float | Reference,
     declared = declared_noise(current, context.device_class)
     noise = noise_model(ref.sample_values, current.sample_values,
                         declared_within=declared.within_cv, declared_between=declared.between_cv,
-                        calibrated=ref.noise)
+                        spike=declared.spike_in(current.unit), calibrated=ref.noise)
     if current.kind in SPEED_KINDS and context.machine_drift > noise.between_cv:
         noise = replace(noise, between_cv=context.machine_drift,
                         source=f"{noise.source}; drift from the machine's speed, probed")
@@ -163,7 +163,7 @@ def compare_metric(name: str, current: Metric, baseline: float | Reference,
                        or (current.direction is Direction.EXACT and delta > 0))
     test = shift_test(ref.sample_values, current.sample_values,
                       worse_is_higher=worse_is_higher, noise=noise)
-    row.test = test.describe()
+    row.test = test.describe(current.unit)
     row.p_value = test.p_value
     if test.p_value <= context.alpha:
         row.verdict = Verdict.REGRESSED if worse > 0 else Verdict.IMPROVED

@@ -10,9 +10,17 @@ A noisy metric's run-to-run change has two sources, and a verdict must allow for
   not shrink it. ``--calibrate`` measures it from the medians of several sessions; until then
   the declared value for the metric's kind stands in.
 
+A third source is absolute, and matters only for short timings:
+
+* ``spike``: one sample of a timing can carry a delay of tens of milliseconds whatever its
+  length (a scheduler time slice, page faults, a garbage collection). The median of three or
+  more samples is not moved by one spike; a median of one sample carries it whole and a median
+  of two carries half of it.
+
 The shift test compares medians: under "no change", the relative difference of two medians of
-``n_c`` and ``n_b`` samples has variance ``within_cv² · (π/2) · (1/n_c + 1/n_b) + between_cv²``
-(π/2: a median's variance relative to a mean's). Its one-sided p-value decides: ``<= alpha``
+``n_c`` and ``n_b`` samples has variance ``within_cv² · (π/2) · (1/n_c + 1/n_b) + between_cv²
++ (spike / median)² · (s(n_c)² + s(n_b)²)`` (π/2: a median's variance relative to a mean's;
+``s(1) = 1``, ``s(2) = 1/2``, ``s(n >= 3) = 0``). Its one-sided p-value decides: ``<= alpha``
 is evidence of a shift. It works for any sample size, one sample included: with one sample the
 variance is large, so only a large shift is significant (2x is; +20 % usually is not).
 """
@@ -71,11 +79,13 @@ def spread(samples: Sequence[float]) -> Spread:
 
 @dataclass(frozen=True)
 class NoiseModel:
-    """Relative noise of one sample and relative drift between sessions, with their source."""
+    """Relative noise of one sample and relative drift between sessions, with their source;
+    ``spike`` is absolute, in the metric's unit (0: the metric has none)."""
 
     within_cv: float
     between_cv: float
     source: str  # "declared", "calibrated (3 sessions)", ... for the table
+    spike: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,7 +106,7 @@ def pooled_cv(*sides: Sequence[float]) -> float | None:
 
 
 def noise_model(baseline: Sequence[float], current: Sequence[float], *,
-                declared_within: float, declared_between: float,
+                declared_within: float, declared_between: float, spike: float = 0.0,
                 calibrated: Mapping[str, Any] | None = None) -> NoiseModel:
     """The noise to judge a shift by: the largest of what is declared, calibrated and measured
     now (a busy spell that widens today's samples makes the test more careful, not less)."""
@@ -113,7 +123,7 @@ def noise_model(baseline: Sequence[float], current: Sequence[float], *,
     measured = pooled_cv(baseline, current)
     if measured is not None:
         within.append(measured)
-    return NoiseModel(max(within), between, source)
+    return NoiseModel(max(within), between, source, spike)
 
 
 @dataclass(frozen=True)
@@ -131,14 +141,22 @@ class ShiftTest:
     def z(self) -> float:
         return self.change / self.sd if self.sd else math.copysign(math.inf, self.change)
 
-    def describe(self) -> str:
+    def describe(self, unit: str = "") -> str:
+        spikes = ""
+        if self.noise.spike and (spike_share(self.n_current) or spike_share(self.n_baseline)):
+            spikes = f", one-sample spikes {self.noise.spike:.3g}{f' {unit}' if unit else ''}"
         return (f"z={self.z:+.1f} p={self.p_value:.2g} (noise {self.noise.within_cv:.1%}/sample, "
-                f"drift {self.noise.between_cv:.1%}, {self.noise.source})")
+                f"drift {self.noise.between_cv:.1%}{spikes}, {self.noise.source})")
 
 
 def normal_sf(z: float) -> float:
     """P(Z > z) for a standard normal Z."""
     return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def spike_share(n: int) -> float:
+    """How much of one sample's spike reaches the median of ``n`` samples."""
+    return {1: 1.0, 2: 0.5}.get(n, 0.0)
 
 
 def shift_test(baseline: Sequence[float], current: Sequence[float], *, worse_is_higher: bool,
@@ -150,7 +168,9 @@ def shift_test(baseline: Sequence[float], current: Sequence[float], *, worse_is_
     if not worse_is_higher:
         change = -change
     variance = (noise.within_cv ** 2 * MEDIAN_VARIANCE_FACTOR
-                * (1 / len(current) + 1 / len(baseline)) + noise.between_cv ** 2)
+                * (1 / len(current) + 1 / len(baseline)) + noise.between_cv ** 2
+                + (noise.spike / scale) ** 2
+                * (spike_share(len(current)) ** 2 + spike_share(len(baseline)) ** 2))
     sd = math.sqrt(variance)
     if sd == 0:
         p = 0.0 if change else 1.0
