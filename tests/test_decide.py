@@ -91,7 +91,8 @@ def test_busy_run_reports_busy_with_the_reason(tmp_path):
 
 
 def test_a_one_percent_worse_seeded_loss_fails_on_the_same_platform(tmp_path):
-    env = {**CPU, "python": "3.11", "packages": {"torch": "2"}, "torch_threads": 1}
+    env = {**CPU, "cpu_signature": "AVX2", "python": "3.11", "packages": {"torch": "2"},
+           "torch_threads": 1}
     store = BaselineStore(tmp_path)
     store.write("p", "a/b/c", result(), env, PROV)
     decision = decide(result(loss=1.01), store.load("p", "a/b/c"), env)

@@ -29,9 +29,13 @@ def test_provenance_outside_git_has_no_commit(tmp_path):
     assert prov["git_commit"] is None and prov["date"]
 
 
-def test_same_platform_needs_hardware_packages_python_and_threads():
+def test_same_platform_needs_hardware_isa_packages_python_and_threads():
     env = environment.fingerprint("cpu")
     assert environment.same_platform(env, dict(env))
+    # one hardware key ("AMD EPYC" hides the model), two instruction sets: other float sums
+    assert env["cpu_signature"]
+    other_isa = {**env, "cpu_signature": "AVX2; cpu family 25 model 1 stepping 1"}
+    assert not environment.same_platform(env, other_isa)
     assert not environment.same_platform(env, {**env, "torch_threads": 99})
     assert not environment.same_platform(env, {**env, "packages": {"torch": "0.0"}})
     assert not environment.same_platform(env, {**env, "hardware_key": "cpu/Other x2"})
