@@ -174,3 +174,20 @@ def test_samples_that_are_not_numbers_name_the_field(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(BaselineError, match=r"quality\.cpu\.metrics\.loss\.samples"):
         store.load("p", "x/y/z")
+
+
+def test_calibrated_noise_is_kept_only_on_the_cpu_it_was_measured_on(tmp_path):
+    store = BaselineStore(tmp_path)
+    here = {**CPU_ENV, "cpu_signature": "AVX512; cpu family 25 model 17 stepping 1"}
+    timed = make_result()
+    timed.metrics["runtime_s"].samples = [9.8, 10.0, 10.2, 9.9, 10.1]
+    store.write("smoke", "a/b/c", timed, here, PROV, calibrate=True)
+    noise = store.load("smoke", "a/b/c").references("cost", "cpu/Test CPU x2")["runtime_s"].noise
+    assert noise["cpu_signature"] == here["cpu_signature"] and noise["within_cv"] > 0
+    store.write("smoke", "a/b/c", make_result(), here, PROV)  # --update-baselines, same CPU
+    kept = store.load("smoke", "a/b/c").references("cost", "cpu/Test CPU x2")["runtime_s"]
+    assert kept.noise == noise
+    # the same hardware key on another instruction set: that calibration says nothing here
+    store.write("smoke", "a/b/c", make_result(), {**here, "cpu_signature": "AVX2"}, PROV)
+    dropped = store.load("smoke", "a/b/c").references("cost", "cpu/Test CPU x2")["runtime_s"]
+    assert dropped.noise is None

@@ -9,6 +9,9 @@ from llmbench.regression.results import Determinism, Metric, Result, cost, info,
 from llmbench.regression.stats import DEFAULT_ALPHA
 from llmbench.regression.verdicts import Outcome, Verdict, outcome_of
 
+# What --calibrate measured on a steady machine: two sessions, 2 % drift between them.
+STEADY = {"within_cv": 0.02, "between_cv": 0.02, "sessions": 2}
+
 
 def rows_of(result, quality_refs=None, cost_refs=None, **kwargs):
     return {r.name: r for r in compare_result(result, quality_refs, cost_refs, **kwargs)}
@@ -72,7 +75,7 @@ def test_cpu_time_has_a_floor_in_seconds_whatever_the_unit():
 
 def test_one_sample_of_a_short_timing_may_carry_a_spike():
     # Measured: a 68 ms fp4 load took 98 ms in one sample of a later run on unchanged code.
-    baseline = Reference(0.0685, (0.0698, 0.0671, 0.0668, 0.0685, 0.0729))
+    baseline = Reference(0.0685, (0.0698, 0.0671, 0.0668, 0.0685, 0.0729), STEADY)
     spiked = compare_metric("load_s", cost(0.098, "s", kind="time"), baseline)
     assert spiked.verdict is Verdict.UNCONFIRMED
     assert "one-sample spikes 0.02 s" in spiked.test
@@ -87,7 +90,7 @@ def test_one_sample_of_a_short_timing_may_carry_a_spike():
         is Verdict.REGRESSED
     # Written in seconds, applied in the metric's unit.
     in_ms = compare_metric("load_ms", cost(98.0, "ms", kind="time"),
-                           Reference(68.5, (69.8, 67.1, 66.8, 68.5, 72.9)))
+                           Reference(68.5, (69.8, 67.1, 66.8, 68.5, 72.9), STEADY))
     assert in_ms.verdict is Verdict.UNCONFIRMED and "spikes 20 ms" in in_ms.test
 
 
@@ -102,7 +105,7 @@ def test_one_sample_cost_metric_needs_a_large_shift_to_regress():
 
 
 def test_repeats_shrink_the_noise_and_confirm_a_smaller_shift():
-    baseline = Reference(1.0, (0.98, 1.0, 1.02, 0.99, 1.01))
+    baseline = Reference(1.0, (0.98, 1.0, 1.02, 0.99, 1.01), STEADY)
     once = cost(1.25, "s", kind="time")
     five = cost(1.25, "s", kind="time")
     five.samples = [1.24, 1.25, 1.26, 1.23, 1.27]
@@ -110,8 +113,36 @@ def test_repeats_shrink_the_noise_and_confirm_a_smaller_shift():
     assert compare_metric("t", five, baseline).verdict is Verdict.REGRESSED
 
 
+def test_uncalibrated_cpu_timings_allow_a_shared_vms_drift_and_still_catch_2x():
+    baseline = Reference(1.0, (0.98, 1.0, 1.02, 0.99, 1.01))
+    # measured with unchanged code on the shared VM, the probe calm: +29 % over 3 samples
+    vm_drift = cost(1.29, "s", kind="time")
+    vm_drift.samples = [1.27, 1.29, 1.31]
+    assert compare_metric("t", vm_drift, baseline).verdict is not Verdict.REGRESSED
+    assert "drift 25.0%" in compare_metric("t", vm_drift, baseline).test
+    for samples in ([2.0], [1.98, 2.0, 2.02, 1.99, 2.01]):
+        doubled = cost(2.0, "s", kind="time")
+        doubled.samples = samples
+        assert compare_metric("t", doubled, baseline).verdict is Verdict.REGRESSED
+
+
+def test_a_calibration_applies_only_on_the_cpu_it_was_measured_on():
+    here = "AVX512; cpu family 25 model 17 stepping 1"
+    current = cost(1.3, "s", kind="time")
+    current.samples = [1.29, 1.3, 1.31]
+    measured_here = Reference(1.0, (0.99, 1.0, 1.01), {**STEADY, "cpu_signature": here})
+    row = compare_metric("t", current, measured_here, Context(cpu_signature=here))
+    assert row.verdict is Verdict.REGRESSED and "calibrated (2 sessions)" in row.test
+    elsewhere = Reference(1.0, (0.99, 1.0, 1.01), {**STEADY, "cpu_signature": "AVX2"})
+    unsigned = Reference(1.0, (0.99, 1.0, 1.01), STEADY)  # written before signatures
+    for reference in (elsewhere, unsigned):
+        row = compare_metric("t", current, reference, Context(cpu_signature=here))
+        assert row.verdict is not Verdict.REGRESSED
+        assert "calibration from another CPU ignored" in row.test
+
+
 def test_calibrated_drift_between_sessions_widens_the_test():
-    quiet = Reference(1.0, (0.99, 1.0, 1.01))
+    quiet = Reference(1.0, (0.99, 1.0, 1.01), STEADY)
     drifting = Reference(1.0, (0.99, 1.0, 1.01), {"within_cv": 0.01, "between_cv": 0.15,
                                                  "sessions": 3})
     current = cost(1.3, "s", kind="time")
@@ -129,7 +160,7 @@ def test_noisy_samples_today_make_the_test_more_careful():
 
 
 def test_improvements_need_evidence_too():
-    baseline = Reference(1.0, (0.98, 1.0, 1.02))
+    baseline = Reference(1.0, (0.98, 1.0, 1.02), STEADY)
     assert compare_metric("t", cost(0.85, "s", kind="time"), baseline).verdict \
         is Verdict.WITHIN_NOISE
     assert compare_metric("t", cost(0.4, "s", kind="time"), baseline).verdict \
@@ -204,7 +235,7 @@ def test_outcome_order_is_worst_first():
 
 
 def test_the_probed_machine_drift_widens_timings_but_not_memory():
-    baseline = Reference(1.0, (0.99, 1.0, 1.01))
+    baseline = Reference(1.0, (0.99, 1.0, 1.01), STEADY)
     current = cost(1.3, "s", kind="time")
     current.samples = [1.29, 1.3, 1.31]
     same_speed = compare_metric("t", current, baseline, Context(machine_drift=0.02))

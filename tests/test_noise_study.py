@@ -38,8 +38,9 @@ def test_confirmation_pools_a_second_measurement():
 
 
 def test_the_plugins_rule_is_quiet_and_still_catches_big_regressions():
-    found = rates("now: 5 runs", effects=(0.0, 0.3))
-    assert found[0.0] <= 0.01 and found[0.3] >= 0.95
+    # Uncalibrated, a CPU timing is allowed 25 % of drift between sessions: 2x is big.
+    found = rates("now: 5 runs", effects=(0.0, 1.0))
+    assert found[0.0] <= 0.01 and found[1.0] >= 0.95
 
 
 def test_pools_too_small_for_a_rule_are_an_error():

@@ -39,7 +39,7 @@ from llmbench.core.files import atomic_write_text, locked
 from llmbench.regression.compare import Reference
 from llmbench.regression.repeats import SeedPolicy, must_reproduce
 from llmbench.regression.results import Result, Scope
-from llmbench.regression.stats import calibrated_noise
+from llmbench.regression.stats import calibrated_noise, noise_applies
 
 SCHEMA_VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
@@ -194,8 +194,9 @@ class BaselineStore:
 
         The file is re-read under its lock, so entries another process wrote since this run
         started are kept. Each replaced entry's values and provenance are kept under
-        ``previous``. Calibrated noise stays with its metric until the next calibration; with
-        ``calibrate`` it is measured again from this result's samples. Metrics this run could
+        ``previous``. Calibrated noise stays with its metric until the next calibration, on the
+        CPU it was measured on (``cpu_signature``; on another it is dropped); with ``calibrate``
+        it is measured again from this result's samples. Metrics this run could
         not compute (``result.unavailable``) keep their old values. If the benchmark's params
         changed, entries measured under the old params are dropped: they are not comparable.
 
@@ -253,8 +254,12 @@ def _merged(existing: Baseline | None, profile: str, benchmark_id: str, result: 
                 continue
             metrics[name] = metric.to_dict()
             noise = _noise_of(old_metrics.get(name, {}))
+            if noise is not None and not noise_applies(noise, environment.get("cpu_signature")):
+                noise = None  # measured on another CPU: it says nothing about this one
             if calibrate and not must_reproduce(metric, seed_policy):
                 noise = calibrated_noise(metric.sample_values, noise)
+                if noise is not None:
+                    noise["cpu_signature"] = environment.get("cpu_signature")
             if noise is not None:
                 metrics[name]["noise"] = noise
         carried = {name: old_metrics[name] for name in result.unavailable

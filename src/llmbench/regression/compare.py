@@ -23,6 +23,7 @@ from llmbench.regression.stats import (
     NEAR_EXACT_ABS,
     NEAR_EXACT_REL,
     SUGGESTIVE_P,
+    noise_applies,
     noise_model,
     shift_test,
 )
@@ -107,6 +108,8 @@ class Context:
     # How far the machine's speed was from the baseline's, as the speed probe measured it
     # (0.12: 12 % slower or faster). Added to the drift of timings between sessions.
     machine_drift: float = 0.0
+    # Where this run measured: calibrated noise from another CPU does not apply here.
+    cpu_signature: str | None = None
 
 
 # Metrics that run at the machine's speed (memory and ratios of two timings do not).
@@ -153,9 +156,13 @@ def compare_metric(name: str, current: Metric, baseline: float | Reference,
         return row
 
     declared = declared_noise(current, context.device_class)
+    calibrated = ref.noise if ref.noise and noise_applies(ref.noise, context.cpu_signature) \
+        else None
     noise = noise_model(ref.sample_values, current.sample_values,
                         declared_within=declared.within_cv, declared_between=declared.between_cv,
-                        spike=declared.spike_in(current.unit), calibrated=ref.noise)
+                        spike=declared.spike_in(current.unit), calibrated=calibrated)
+    if ref.noise and calibrated is None:
+        noise = replace(noise, source=f"{noise.source}; calibration from another CPU ignored")
     if current.kind in SPEED_KINDS and context.machine_drift > noise.between_cv:
         noise = replace(noise, between_cv=context.machine_drift,
                         source=f"{noise.source}; drift from the machine's speed, probed")

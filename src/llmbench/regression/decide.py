@@ -76,7 +76,8 @@ def decide(result: Result, baseline: Baseline | None, env: dict[str, Any],
         same_platform=env_info.same_platform((quality_entry or {}).get("environment"), env),
         same_seeds=_seed_set((quality_entry or {}).get("repeats")) == _seed_set(result.repeats),
         alpha=policy.alpha, device_class=device_class,
-        machine_drift=machine_drift(result, baseline, env["hardware_key"]))
+        machine_drift=machine_drift(result, baseline, env["hardware_key"]),
+        cpu_signature=env.get("cpu_signature"))
     cost_refs, cost_skipped = None, ""
     if not policy.compare_cost:
         cost_skipped = "cost compare is off (--no-cost-compare)"

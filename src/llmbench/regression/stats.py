@@ -208,5 +208,13 @@ def calibrated_noise(samples: Sequence[float], previous: Mapping[str, Any] | Non
             "spread": measured.to_dict()}
 
 
+def noise_applies(noise: Mapping[str, Any], cpu_signature: str | None) -> bool:
+    """Calibrated noise describes the machine it was measured on: a VM of another CPU runs at
+    another speed and drifts in other ways, so it applies only where ``cpu_signature`` is the
+    same (calibrations written before it was recorded do not say where: they apply nowhere).
+    Without a signature (a study of recorded runs) the caller vouches for the calibration."""
+    return cpu_signature is None or noise.get("cpu_signature") == cpu_signature
+
+
 def near_equal(a: float, b: float, rel: float = NEAR_EXACT_REL) -> bool:
     return math.isclose(a, b, rel_tol=rel, abs_tol=NEAR_EXACT_ABS)

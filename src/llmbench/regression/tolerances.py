@@ -61,10 +61,16 @@ TOLERANCES: dict[str, dict[str, Tolerance]] = {
     # Spikes: of 600 samples of 8-55 ms timings (docs/noise-study sessions, 20 repeats each),
     # 30 were 10+ ms above their session's median, 6 were 20+ ms and 3 were 40-60 ms; none was
     # more than 9 ms below. One fp4 load of 68 ms took 98 ms in a later smoke run (one sample).
+    # Between sessions: a shared VM's speed is not steady, and the speed probe does not always
+    # see it. On the 2-core CPU VM of 2026-12-02 the probe's workload ran at either ~1.6 or
+    # ~2.5 ms, flipping within seconds; unchanged code measured with the probe within 3 % of
+    # the baseline's came out +29 % (LoRA r8 runtime, 3 samples vs 5) and 1.7x (int8 generate
+    # tokens/s). So a timing is allowed 25 % of drift until --calibrate measures the drift of
+    # the machine it runs on (two sessions or more, on the same CPU: regression.stats).
     "time": {"cpu": Tolerance(rel_tol=0.05, abs_tol=0.025, abs_unit="s", within_cv=0.06,
-                              between_cv=0.05, spike=0.020),
+                              between_cv=0.25, spike=0.020),
              "cuda": Tolerance(rel_tol=0.05, within_cv=0.02, between_cv=0.03)},
-    "throughput": {"cpu": Tolerance(rel_tol=0.05, within_cv=0.06, between_cv=0.05),
+    "throughput": {"cpu": Tolerance(rel_tol=0.05, within_cv=0.06, between_cv=0.25),
                    "cuda": Tolerance(rel_tol=0.05, within_cv=0.02, between_cv=0.03)},
     # Resident or device memory: allocator caching moves it by a few MB. A process's RSS growth
     # also depends on what ran before in the process: the smoke LoRA r8 run grew 0.07 MB after
