@@ -23,15 +23,25 @@ def package_version(name: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=1)
-def cpu_model() -> str:
+def _first_cpu() -> dict[str, str]:
+    """The first processor's block of /proc/cpuinfo (empty where there is none)."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    if fields:
+                        break
+                    continue
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return fields
+
+
+def cpu_model() -> str:
+    return _first_cpu().get("model name") or platform.processor() or platform.machine()
 
 
 @functools.lru_cache(maxsize=1)
@@ -46,20 +56,10 @@ def cpu_signature() -> str:
         parts.append(torch.backends.cpu.get_cpu_capability())
     except (ImportError, AttributeError):
         pass
-    fields = {}
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key in ("cpu family", "model", "stepping") and key not in fields:
-                    fields[key] = value.strip()
-                if not line.strip() and fields:
-                    break
-    except OSError:
-        pass
-    if fields:
-        parts.append(" ".join(f"{key} {value}" for key, value in fields.items()))
+    cpu = _first_cpu()
+    ids = [f"{key} {cpu[key]}" for key in ("cpu family", "model", "stepping") if key in cpu]
+    if ids:
+        parts.append(" ".join(ids))
     return "; ".join(parts) or platform.machine()
 
 

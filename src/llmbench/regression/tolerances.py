@@ -33,18 +33,18 @@ class Tolerance:
 
     def abs_tol_in(self, unit: str) -> float:
         """``abs_tol`` expressed in ``unit`` (a time floor in seconds, for a metric in ms)."""
-        return self._in(self.abs_tol, unit)
+        return self._in("abs_tol", self.abs_tol, unit)
 
     def spike_in(self, unit: str) -> float:
-        return self._in(self.spike, unit)
+        return self._in("spike", self.spike, unit)
 
-    def _in(self, value: float, unit: str) -> float:
+    def _in(self, field: str, value: float, unit: str) -> float:
         if not value or not self.abs_unit or not unit or unit == self.abs_unit:
             return value
         try:
             return value * UNIT_SCALE[self.abs_unit][unit]
         except KeyError:
-            raise ValueError(f"abs_tol is declared in {self.abs_unit!r} and cannot be "
+            raise ValueError(f"{field} is declared in {self.abs_unit!r} and cannot be "
                              f"expressed in {unit!r}") from None
 
 
