@@ -214,6 +214,23 @@ def test_a_starved_measurement_is_busy_not_regressed():
     assert outcome_of([r.verdict for r in rows.values()]) is Outcome.BUSY
 
 
+def test_a_cost_relative_to_a_reference_beside_it_is_judged_on_a_busy_machine():
+    def step_cost(value):
+        return cost(value, "x reference", kind="relative_time")
+
+    busy = "machine 1.62x slower: the speed probe took 2.7 ms against 1.7 ms"
+    slower = Result("s", {}, {"runtime": cost(4.0, "s", kind="time"),
+                              "relative": step_cost(6.0)}, busy=busy)
+    slower.metrics["relative"].samples = [6.0, 6.1, 5.9, 6.0, 6.2]
+    rows = rows_of(slower, None, {"runtime": 1.0, "relative": Reference(
+        5.0, (5.0, 5.1, 4.9, 5.0, 5.05))})
+    assert rows["runtime"].verdict is Verdict.BUSY
+    assert rows["relative"].verdict is Verdict.REGRESSED
+    assert outcome_of([r.verdict for r in rows.values()]) is Outcome.REGRESSED
+    same = Result("s", {}, {"relative": step_cost(5.1)}, busy=busy)
+    assert rows_of(same, None, {"relative": 5.0})["relative"].verdict is Verdict.PASS
+
+
 def test_nondeterministic_metric_fails():
     result = Result("s", {}, {"loss": quality(1.0, determinism=Determinism.SEEDED)},
                     nondeterministic={"loss": [1.0, 1.1]})

@@ -24,10 +24,12 @@ def test_result_has_every_metric(tiny_result):
     expected = {"final_train_loss", "eval_loss", "settling_step", "runtime_s", "median_step_s",
                 "tokens_per_s", "trainable_params", "total_params", "adapter_mb", "load_s",
                 "train_examples", "rss_growth_mb", "rss_mean_mb", "rss_std_mb", "rss_min_mb",
-                "rss_max_mb"}
+                "rss_max_mb", "relative_step_cost"}
     assert set(tiny_result.metrics) == expected  # no CUDA metrics on the CPU
     assert all(m.is_finite for m in tiny_result.metrics.values())
     assert len(tiny_result.artifacts["loss_curve"]) == TINY.steps
+    assert len(tiny_result.artifacts["reference_seconds"]) == TINY.steps + 1
+    assert tiny_result.metrics["relative_step_cost"].machine_relative
 
 
 def test_parameter_counts_are_exact(tiny_result):

@@ -70,6 +70,16 @@ def test_busy_repeats_do_not_contribute_cost_samples():
     assert everything_starved.busy == "machine busy"
 
 
+def test_busy_repeats_keep_their_samples_of_costs_relative_to_a_reference():
+    calm, starved = result(1.0), result(5.0)
+    for repeat, ratio in ((calm, 5.1), (starved, 5.0)):
+        repeat.add("step_cost", cost(ratio, "x reference", kind="relative_time"))
+    starved.busy = "machine busy"
+    merged = merge_repeats([calm, starved], [0, 0])
+    assert merged.metrics["runtime_s"].samples == [1.0]
+    assert merged.metrics["step_cost"].samples == [5.1, 5.0]
+
+
 def test_machine_speed_is_the_slowest_probe_of_the_judged_repeats():
     calm, slow_machine, calm_too = result(1.0), result(2.6), result(1.1)
     for repeat, probe in ((calm, 4.2), (slow_machine, 11.0), (calm_too, 4.5)):

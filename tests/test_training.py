@@ -2,9 +2,11 @@ import pytest
 import torch
 from peft import LoraConfig, get_peft_model
 
+from llmbench.measure.reference_step import ReferenceStep
 from llmbench.measure.training import (
     TrainConfig,
     TrainingDivergedError,
+    TrainReport,
     batch_order,
     evaluate_loss,
     train,
@@ -61,6 +63,31 @@ def test_report_excludes_warmup_from_timing(examples, tokenizer):
     assert report.measured_seconds == report.step_seconds[2:]
     assert report.latency.count == 2
     assert report.tokens_per_s == pytest.approx(sum(report.step_tokens[2:]) / report.runtime_s)
+
+
+def test_relative_step_cost_divides_each_step_by_the_references_around_it():
+    report = TrainReport(warmup_steps=1, step_seconds=[9.0, 2.0, 6.0],
+                         reference_seconds=[1.0, 1.0, 1.0, 3.0])
+    # steps 2 and 3 (after warm-up): 2 / mean(1, 1) = 2 and 6 / mean(1, 3) = 3
+    assert report.relative_step_cost == 2.5
+    assert TrainReport(warmup_steps=0, step_seconds=[1.0]).relative_step_cost is None
+
+
+def test_a_reference_step_is_timed_around_every_step_and_changes_no_loss(examples, tokenizer):
+    config = TrainConfig(steps=3, batch_size=2, lr=5e-3, warmup_steps=1)
+    plain = train(lora_model(), examples, config, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(123)
+    reference = ReferenceStep()
+    state = torch.get_rng_state()
+    referenced = train(lora_model(), examples, config, pad_token_id=tokenizer.pad_token_id,
+                       reference=reference)
+    assert referenced.losses == plain.losses
+    assert len(referenced.reference_seconds) == 4 and min(referenced.reference_seconds) > 0
+    assert referenced.relative_step_cost > 0
+    assert not plain.reference_seconds and plain.relative_step_cost is None
+    torch.manual_seed(123)
+    ReferenceStep()
+    assert torch.equal(torch.get_rng_state(), state)  # building it draws nothing from torch's RNG
 
 
 def test_training_lowers_the_loss(examples, tokenizer):

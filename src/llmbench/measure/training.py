@@ -3,12 +3,16 @@
 One step = fetch and collate a batch, move it to the device, forward, backward, clip, optimizer
 step. Each step's wall time (CUDA synchronized) and loss are recorded; the first
 ``warmup_steps`` are excluded from the timing figures (allocator, kernel and cache warm-up).
+With a ``ReferenceStep``, a fixed step of another model is timed between the steps, outside
+their timings, so that each step's time can also be read relative to the machine's speed at
+that moment (``TrainReport.relative_step_cost``).
 """
 
 from __future__ import annotations
 
 import gc
 import math
+import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 import torch
 
 from llmbench.measure.progress import StepProgress, get_logger
+from llmbench.measure.reference_step import ReferenceStep
 from llmbench.measure.trackers import LatencyReport, synchronize
 from llmbench.sources.data import IGNORE_INDEX, TokenizedExample, collate
 
@@ -55,6 +60,8 @@ class TrainReport:
     losses: list[float] = field(default_factory=list)
     step_seconds: list[float] = field(default_factory=list)
     step_tokens: list[int] = field(default_factory=list)  # non-padding tokens per step
+    # With a reference: its time before the first step and after every step (steps + 1 values)
+    reference_seconds: list[float] = field(default_factory=list)
 
     @property
     def measured_seconds(self) -> list[float]:
@@ -73,6 +80,16 @@ class TrainReport:
     def tokens_per_s(self) -> float:
         return sum(self.step_tokens[self.warmup_steps:]) / self.runtime_s
 
+    @property
+    def relative_step_cost(self) -> float | None:
+        """Median over the measured steps of the step's time divided by the mean of the
+        reference steps around it; None when trained without a reference."""
+        if len(self.reference_seconds) != len(self.step_seconds) + 1:
+            return None
+        ratios = [seconds / ((self.reference_seconds[i] + self.reference_seconds[i + 1]) / 2)
+                  for i, seconds in enumerate(self.step_seconds)]
+        return statistics.median(ratios[self.warmup_steps:])
+
 
 def batch_order(n_examples: int, steps: int, batch_size: int, seed: int) -> list[list[int]]:
     """Example indices for every step: a fresh seeded permutation per pass over the data."""
@@ -90,7 +107,8 @@ def iterate_batches(examples: list[TokenizedExample], config: TrainConfig,
 
 
 def train(model: torch.nn.Module, examples: list[TokenizedExample], config: TrainConfig, *,
-          pad_token_id: int, device: str = "cpu") -> TrainReport:
+          pad_token_id: int, device: str = "cpu", reference: ReferenceStep | None = None
+          ) -> TrainReport:
     """Train the parameters of ``model`` that require grad; return per-step loss and time."""
     if not examples:
         raise ValueError(f"{config.name}: no training examples")
@@ -104,6 +122,8 @@ def train(model: torch.nn.Module, examples: list[TokenizedExample], config: Trai
     report = TrainReport(warmup_steps=config.warmup_steps)
     batches = iterate_batches(examples, config, pad_token_id)
     progress = StepProgress(config.name, total=config.steps, logger=get_logger("train"))
+    if reference:
+        report.reference_seconds.append(reference.seconds())
 
     for step in range(1, config.steps + 1):
         synchronize(device)
@@ -114,6 +134,8 @@ def train(model: torch.nn.Module, examples: list[TokenizedExample], config: Trai
 
         synchronize(device)
         report.step_seconds.append(time.perf_counter() - start)
+        if reference:
+            report.reference_seconds.append(reference.seconds())
         report.losses.append(loss_value)
         report.step_tokens.append(int(batch["attention_mask"].sum()))
         if not math.isfinite(loss_value):

@@ -206,7 +206,7 @@ def compare_result(result: Result, quality_baseline: Mapping[str, float | Refere
             rows.append(MetricComparison(name, Verdict.FAILED, metric.value, None,
                                          unit=metric.unit, reason=f"value is {metric.value}",
                                          n_current=n))
-        elif metric.scope is Scope.COST and result.busy:
+        elif metric.scope is Scope.COST and result.busy and not metric.machine_relative:
             rows.append(MetricComparison(name, Verdict.BUSY, metric.value,
                                          _value(source, name), unit=metric.unit,
                                          reason=result.busy, n_current=n))

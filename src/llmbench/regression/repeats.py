@@ -45,8 +45,8 @@ def merge_repeats(results: Sequence[Result], seeds: Sequence[int],
     the first repeat's value, and lands in ``nondeterministic`` when the repeats disagree.
     Params, artifacts and notes come from the first repeat, whose seed is the profile's. A
     single result keeps the samples it measured itself (timed rounds). Repeats the machine
-    starved (``busy``) do not contribute cost samples while others do; when all were starved,
-    the merged result is busy.
+    starved (``busy``) do not contribute cost samples while others do (except to costs relative
+    to a reference measured beside them); when all were starved, the merged result is busy.
     """
     if not results:
         raise ValueError("no results to merge")
@@ -67,7 +67,8 @@ def merge_repeats(results: Sequence[Result], seeds: Sequence[int],
         merged.notes.append(f"{len(results) - len(calm)} of {len(results)} repeats ran on a busy "
                             "machine; their cost values were left out")
     for name, template in first.metrics.items():
-        pool = calm if (template.scope is Scope.COST and calm) else results
+        absolute_cost = template.scope is Scope.COST and not template.machine_relative
+        pool = calm if (absolute_cost and calm) else results
         values = [r.metrics[name].value for r in pool if name in r.metrics]
         if len(results) == 1:
             merged.add(name, template)

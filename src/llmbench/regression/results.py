@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from llmbench.regression.tolerances import tolerance
+from llmbench.regression.tolerances import MACHINE_RELATIVE_KINDS, tolerance
 
 
 class Direction(str, Enum):
@@ -71,6 +71,11 @@ class Metric:
     def sample_values(self) -> list[float]:
         """The samples, or the single value when the metric was measured once."""
         return list(self.samples) if self.samples else [self.value]
+
+    @property
+    def machine_relative(self) -> bool:
+        """A cost relative to a reference measured beside it: judged on a busy machine too."""
+        return self.kind in MACHINE_RELATIVE_KINDS
 
     @property
     def is_finite(self) -> bool:

@@ -10,6 +10,9 @@ Knows nothing of pytest or baselines. Metrics (names as in the Result):
   losses is under ``settle_threshold``; ``steps + 1`` when that never happens (with a note).
 * ``runtime_s``, ``median_step_s``, ``tokens_per_s`` over the steps after ``warmup_steps``
   (tokens = non-padding tokens).
+* ``relative_step_cost`` the median step time in units of a reference step timed beside it
+  (``measure.reference_step``): the machine's speed cancels, so it is judged on a machine at
+  another speed, where the absolute timings are not.
 * ``trainable_params``, ``total_params``, ``adapter_mb`` (adapter_model.safetensors on disk).
 * ``rss_{mean,std,min,max}_mb`` process memory sampled during training;
   ``peak_cuda_{allocated,reserved}_mb`` (CUDA only; peaks reset after model load) and
@@ -37,6 +40,7 @@ from llmbench.measure.adapters import (  # noqa: F401  (re-exported for the suit
     lora_config,
 )
 from llmbench.measure.oom import guard_oom
+from llmbench.measure.reference_step import ReferenceStep
 from llmbench.measure.trackers import CudaMemoryTracker, RssSampler, Timer
 from llmbench.measure.training import (
     TrainConfig,
@@ -133,12 +137,13 @@ def _run(settings: LoraSettings, rank: int, device: str, lora: LoraConfig, name:
     trainable, total = model.get_nb_trainable_parameters()
 
     config = train_config(settings, name)
+    reference = ReferenceStep(device)
     with contextlib.ExitStack() as stack:
         rss = stack.enter_context(RssSampler()) if trackers else None
         cuda_memory = (stack.enter_context(CudaMemoryTracker(device))
                        if trackers and device.startswith("cuda") else None)
         report = train(model, train_set, config, pad_token_id=tokenizer.pad_token_id,
-                       device=device)
+                       device=device, reference=reference)
 
     with Timer(device) as eval_timer:
         eval_loss = evaluate_loss(model, eval_set, batch_size=settings.batch_size,
@@ -163,6 +168,7 @@ def _run(settings: LoraSettings, rank: int, device: str, lora: LoraConfig, name:
         result.add("peak_cuda_allocated_pct", info(mem.peak_allocated_pct, "%"))
     result.artifacts.update(
         loss_curve=report.losses, step_seconds=report.step_seconds,
+        reference_seconds=report.reference_seconds,
         step_tokens=report.step_tokens, latency=report.latency.to_dict(),
         dropped_examples=dropped,
     )
@@ -194,6 +200,8 @@ def _add_training_metrics(result: Result, settings: LoraSettings, report: TrainR
     result.add("median_step_s", step_time)
     result.add("tokens_per_s", cost(report.tokens_per_s, "tokens/s", "higher", kind="throughput",
                                     device=device))
+    result.add("relative_step_cost", cost(report.relative_step_cost, "x reference",
+                                          kind="relative_time", device=device))
 
 
 def _add_rss_metrics(result: Result, rss: RssSampler, device: str) -> None:
