@@ -3,9 +3,9 @@ import dataclasses
 import pytest
 import torch
 
-from llmbench.measure.training import CudaOutOfMemoryError
+from llmbench.measure.training import CudaOutOfMemoryError, TrainReport
 from llmbench.profiles import LoraSettings, get_profile
-from llmbench.regression.results import Direction
+from llmbench.regression.results import Direction, Result
 from llmbench.suites.lora import runner as lora
 from llmbench.suites.lora.runner import TargetModuleError, run_lora_benchmark, settling_step
 
@@ -133,3 +133,17 @@ def test_fewer_steps_than_warmup_still_measures_one_step():
     result = run_lora_benchmark(settings, rank=2, trackers=False)
     assert result.artifacts["latency"]["count"] == 1
     assert result.metrics["runtime_s"].value == result.artifacts["step_seconds"][-1]
+
+
+def test_the_step_cost_of_long_steps_is_recorded_not_compared():
+    def report(step_s):
+        return TrainReport(warmup_steps=0, losses=[1.0, 1.0], step_seconds=[step_s, step_s],
+                           step_tokens=[10, 10], reference_seconds=[0.005] * 3)
+
+    short, long = Result("lora", {}), Result("lora", {})
+    lora._add_training_metrics(short, TINY, report(0.03), 1.0, "cpu")
+    lora._add_training_metrics(long, TINY, report(lora.CO_TIMED_STEP_S + 1), 1.0, "cpu")
+    assert short.metrics["relative_step_cost"].compare and not short.notes
+    assert short.metrics["relative_step_cost"].value == pytest.approx(6.0)
+    assert not long.metrics["relative_step_cost"].compare
+    assert "recorded, not compared" in long.notes[0]
