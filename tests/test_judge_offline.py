@@ -111,3 +111,18 @@ def test_a_cached_prefix_gives_the_log_probs_of_reading_it_every_time(judge):
         expected = [float(logprobs[p - 1, ids[p]]) for p in range(start, len(ids))]
         assert values == pytest.approx(expected, abs=1e-4)
     assert fresh(pairs, prefix=prefix) == got  # the kept cache is not modified by a batch
+
+
+def test_a_fresh_judge_recomputes_and_leaves_the_memo_alone(judge):
+    judge.forget()
+    first = judge.judge("correctness", QUESTION, RIGHT, REFERENCE)
+    kept = dict(judge._alone)
+    assert kept  # the per-question terms, memoized
+    fresh = judge.fresh()
+    assert fresh.scorer.model is judge.scorer.model and not fresh._alone
+    assert fresh.judge("correctness", QUESTION, RIGHT, REFERENCE).score == first.score
+    assert fresh.scorer.forward_passes == 3  # the answer, and both per-question terms again
+    assert judge._alone == kept
+    passes = judge.scorer.forward_passes
+    judge.judge("correctness", QUESTION, WRONG, REFERENCE)
+    assert judge.scorer.forward_passes == passes + 1  # only the new answer is scored

@@ -149,3 +149,39 @@ def test_the_terminal_summary_prints_the_judge_and_its_aucs_once(pytester):
     result.stdout.fnmatch_lines(["judge smollm2-135m: AUC correctness: right vs near-miss 0.64 "
                                  "(60 labelled questions); below 0.7: *"])
     assert result.stdout.str().count("judge smollm2-135m: AUC") == 1
+
+
+class _MemoJudge:
+    """A deterministic fake with a memo: records which copy judged what."""
+
+    deterministic = True
+
+    def __init__(self, name="main", log=None):
+        self.spec, self.name = "fake-memo", name
+        self.log = log if log is not None else []
+        self.copies = 0
+
+    def forget(self):
+        self.log.append((self.name, "forget"))
+
+    def fresh(self):
+        self.copies += 1
+        return _MemoJudge(f"fresh{self.copies}", self.log)
+
+    def judge_many(self, key, triples):
+        from llmbench.judges.openevals_judge import Judgment
+
+        self.log.append((self.name, key, len(triples)))
+        return [Judgment(min(len(a) / 100, 1.0)) for _, a, _ in triples]
+
+
+def test_every_run_is_timed_from_cold_and_the_repeat_check_uses_fresh_copies():
+    judge = _MemoJudge()
+    result = run_judge_quality(JudgeSettings(items=6, determinism_items=2), "fake-memo",
+                               judge=judge)
+    assert judge.log[0] == ("main", "forget")  # cold, as every repeat is
+    main = [entry for entry in judge.log if entry[0] == "main"]
+    assert [e[1] for e in main] == ["forget", "correctness", "helpfulness"]  # memo kept after
+    fresh = {entry[0] for entry in judge.log if entry[0] != "main"}
+    assert fresh == {"fresh1", "fresh2"}  # judged twice more, each from scratch
+    assert result.metrics["repeat_max_abs_diff"].value == 0.0

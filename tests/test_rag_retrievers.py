@@ -151,3 +151,28 @@ def test_unknown_retriever_lists_the_valid_ones(corpus):
 def test_k_must_be_positive(corpus):
     with pytest.raises(ValueError, match="k must be >= 1"):
         build_retriever("bm25", corpus, k=0)
+
+
+def test_a_corpus_is_embedded_once_and_queries_every_time(corpus, monkeypatch):
+    from llmbench.suites.rag import retrievers
+
+    embeddings = retrievers.sentence_embeddings(retrievers.BUNDLED_EMBEDDER)
+    encoded: list[int] = []
+    encode = embeddings.model.encode
+
+    def counting(texts, **kwargs):
+        encoded.append(len(texts))
+        return encode(texts, **kwargs)
+
+    monkeypatch.setattr(embeddings.model, "encode", counting)
+    fresh = retrievers.SentenceEmbeddings(embeddings.model).embed_documents(
+        [p.text for p in corpus.passages])
+    encoded.clear()
+    first = build_retriever("dense", corpus, k=2)
+    second = build_retriever("ensemble", corpus, k=2)  # the same passages: no second pass
+    assert encoded in ([], [len(corpus.passages)])  # an earlier test may have indexed them
+    assert embeddings.embed_documents([p.text for p in corpus.passages]) == fresh
+    encoded.clear()
+    first.retrieve("Which soup is served on Friday?")
+    second.retrieve("Which soup is served on Friday?")
+    assert encoded == [1, 1]  # a query's embedding is retrieval work: never memoized

@@ -89,6 +89,11 @@ class TokenLogProbs:
         """Drop the kept prefix caches (the next call recomputes them)."""
         self._prefixes.clear()
 
+    def fresh(self) -> TokenLogProbs:
+        """A scorer over the same loaded model with nothing kept (no prefix caches)."""
+        return TokenLogProbs(self.model, self.tokenizer, self.name, batch_size=self.batch_size,
+                             max_tokens=self.max_tokens)
+
     def _prefix(self, prefix: str) -> tuple[int, Any]:
         """The prefix's length in tokens and its key/value cache (batch of one), kept."""
         if prefix not in self._prefixes:

@@ -126,6 +126,11 @@ class LikelihoodJudge:
         self._alone.clear()
         self.scorer.forget()
 
+    def fresh(self) -> LikelihoodJudge:
+        """The same judge with nothing memoized, sharing the loaded model: judgments from it
+        recompute everything, and this judge keeps what it has memoized."""
+        return LikelihoodJudge(self.spec, self.scorer.fresh(), self.recipe)
+
     # -- scoring ------------------------------------------------------------------------------
 
     def _alone_sums(self, pairs: Sequence[tuple[str, str]], prefix: str) -> list[float]:

@@ -59,6 +59,12 @@ def run_judge_quality(settings: JudgeSettings, judge_spec: str, *,
     """Measure ``judge_spec`` (or a ready ``judge``) on the labelled set of ``settings``."""
     items = load_items(settings, pairs_path)
     judge = judge or cached_judge(judge_spec)
+    forget = getattr(judge, "forget", None)
+    if forget is not None:  # every run is timed from cold: repeats measure the same work
+        forget()
+    # The per-question terms it memoizes here are the RAG configurations' (same questions and
+    # references in the shipped data): they are computed one at a time, so reusing them
+    # changes no score.
     found = measure_discrimination(judge, items, memo=False)
     deterministic = bool(getattr(judge, "deterministic", False))
     determinism = Determinism.SEEDED if deterministic else Determinism.NOISY
@@ -107,12 +113,8 @@ def _repeat_difference(judge: Any, items) -> float | None:
     """Judge ``items`` twice from scratch; the largest score difference between the runs."""
     if not items:
         return None
-    fresh = getattr(judge, "forget", None)  # drop memoized terms: really recompute
-    runs = []
-    for _ in range(2):
-        if fresh is not None:
-            fresh()
-        runs.append(score_items(judge, items)[0])
+    fresh = getattr(judge, "fresh", None)  # nothing memoized: really recompute
+    runs = [score_items(fresh() if fresh is not None else judge, items)[0] for _ in range(2)]
     diffs = [abs(a - b) for key in runs[0] for kind in runs[0][key]
              for a, b in zip(runs[0][key][kind], runs[1][key][kind])
              if a is not None and b is not None]

@@ -152,24 +152,42 @@ def load_embedder(spec: str, device: str = "cpu") -> Any:
 
 
 class SentenceEmbeddings(Embeddings):
-    """LangChain's Embeddings interface over a sentence-transformers model (unit vectors)."""
+    """LangChain's Embeddings interface over a sentence-transformers model (unit vectors).
+
+    A corpus is embedded once per session: the dense, ensemble and multi-query retrievers of
+    every configuration index the same passages, so ``embed_documents`` keeps its answer for
+    the exact list of texts it was given (same texts in the same order: the same vectors as a
+    fresh call). Queries are always embedded anew: their time is part of retrieval latency."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
+        self._indexed: dict[tuple[str, ...], list[list[float]]] = {}
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+    def _encode(self, texts: list[str]) -> list[list[float]]:
         return self.model.encode(texts, normalize_embeddings=True,
                                  show_progress_bar=False).tolist()
 
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        key = tuple(texts)
+        if key not in self._indexed:
+            self._indexed[key] = self._encode(texts)
+        return [list(vector) for vector in self._indexed[key]]
+
     def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
+        return self._encode([text])[0]
+
+
+@functools.lru_cache(maxsize=2)
+def sentence_embeddings(spec: str, device: str = "cpu") -> SentenceEmbeddings:
+    """One embedder (and its memo of embedded corpora) per spec and device, per process."""
+    return SentenceEmbeddings(load_embedder(spec, device))
 
 
 def _dense_retriever(documents: list[Document], k: int, embedder: str,
                      device: str) -> BaseRetriever:
     from langchain_core.vectorstores import InMemoryVectorStore
 
-    store = InMemoryVectorStore(embedding=SentenceEmbeddings(load_embedder(embedder, device)))
+    store = InMemoryVectorStore(embedding=sentence_embeddings(embedder, device))
     store.add_documents(documents, ids=[d.metadata["passage_id"] for d in documents])
     return store.as_retriever(search_kwargs={"k": k})
 
