@@ -19,6 +19,7 @@ from typing import Any
 
 # Below this share of one core the process was starved for a large part of the measurement.
 STARVED_SHARE = 0.8
+BUSY_MIN_WALL_S = 0.5  # CPU time has a coarse clock: shorter blocks are not checked
 
 
 def process_cpu_seconds() -> float:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from llmbench.core.redaction import redact_secrets
-from llmbench.measure.machine import ProcessClock, starved
+from llmbench.measure.machine import BUSY_MIN_WALL_S, ProcessClock, starved
 from llmbench.measure.speed_probe import PROBE_VERSION, probe_ms, speed_off
 from llmbench.profiles import Profile
 from llmbench.pytest_plugin.options import AUTO, accept_command
@@ -40,7 +40,6 @@ DEVICES = ("cpu", "cuda")
 AUTO_CHEAP_S = 3.0
 AUTO_SAMPLES = 5
 AUTO_BUDGET_S = 10.0
-BUSY_MIN_WALL_S = 0.5  # shorter runs are not checked for starvation
 
 
 @dataclass
@@ -140,7 +139,6 @@ class RegressionCheck:
         result.repeats = {"seed": seed}  # replaced by the merged repeats summary
         computes_here = on_cpu and not result.machine.get("io_bound")
         if computes_here and _has_cost(result) and clock.wall_s >= BUSY_MIN_WALL_S:
-            # CPU time has a coarse clock: a share over a few milliseconds means nothing.
             result.busy = result.busy or starved(clock)
         if before is not None:
             self.last_probe_ms = self._probe()

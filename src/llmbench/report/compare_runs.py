@@ -2,6 +2,9 @@
 
 Each metric of B is judged against A with ``regression.compare.compare_metric``: the same rule,
 noise model and verdict words as a baseline check (regressed, unconfirmed, within noise, ...).
+As in the plugin, absolute timings are ``busy`` (not judged) when either run was starved of CPU
+or the two ran at speeds the speed probe tells apart; within that band the probes' difference
+widens the allowed drift. Costs relative to a reference measured beside them are judged anyway.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ import math
 from collections import Counter
 from typing import Any
 
+from llmbench.measure.machine import BUSY_MIN_WALL_S, STARVED_SHARE
+from llmbench.measure.speed_probe import speed_off
 from llmbench.regression.compare import Context, Reference, compare_metric
-from llmbench.regression.environment import same_platform
-from llmbench.regression.results import Metric
+from llmbench.regression.environment import same_platform, speed_ratio
+from llmbench.regression.results import Metric, Scope
 from llmbench.report.summary import format_number
 
 Key = tuple[str, str, str]  # benchmark_id, profile, device
@@ -36,9 +41,10 @@ def _value(metric: dict[str, Any] | None) -> float | None:
 
 
 def judge(metric_a: dict[str, Any] | None, metric_b: dict[str, Any] | None,
-          context: Context) -> str:
+          context: Context, busy: str = "") -> str:
     """How B's metric stands against A's, by the same rule the plugin applies to a baseline
-    (A plays the baseline: its value, samples and calibrated noise)."""
+    (A plays the baseline: its value, samples and calibrated noise). ``busy``: why absolute
+    timings of this pair cannot be judged (see ``busy_reason``)."""
     if metric_a is None:
         return "only in B"
     if metric_b is None:
@@ -48,7 +54,31 @@ def judge(metric_a: dict[str, Any] | None, metric_b: dict[str, Any] | None,
                           metric_a.get("noise"))
     if a is None or not math.isfinite(a):
         return "A not finite"
-    return compare_metric("", Metric.from_dict(metric_b), reference, context).verdict.value
+    current = Metric.from_dict(metric_b)
+    if (busy and current.compare and current.is_finite and current.scope is Scope.COST
+            and not current.machine_relative):
+        return "busy"
+    return compare_metric("", current, reference, context).verdict.value
+
+
+def _machine(record: dict[str, Any] | None) -> dict[str, Any]:
+    return ((record or {}).get("result") or {}).get("machine") or {}
+
+
+def busy_reason(rec_a: dict[str, Any] | None, rec_b: dict[str, Any] | None) -> str:
+    """Why the two runs' absolute timings cannot be compared, or "": either run was starved of
+    CPU (its process got under ``STARVED_SHARE`` of a core), or their speed probes differ by
+    more than the plugin allows between a run and its baseline."""
+    machine_a, machine_b = _machine(rec_a), _machine(rec_b)
+    for side, machine in (("A", machine_a), ("B", machine_b)):
+        share = machine.get("cpu_share")
+        if (share is not None and share < STARVED_SHARE and not machine.get("io_bound")
+                and machine.get("wall_s", 0.0) >= BUSY_MIN_WALL_S):
+            return f"run {side} was starved: its process got {share:.0%} of a core"
+    if machine_a.get("speed_probe_version") != machine_b.get("speed_probe_version"):
+        return ""
+    return speed_off(machine_b.get("speed_probe_ms"), machine_a.get("speed_probe_ms"),
+                     "in run A") or ""
 
 
 def _context(rec_a: dict[str, Any] | None, rec_b: dict[str, Any] | None) -> Context:
@@ -57,8 +87,11 @@ def _context(rec_a: dict[str, Any] | None, rec_b: dict[str, Any] | None) -> Cont
                               .get("seeds", []) or [])))
              for r in (rec_a, rec_b)]
     device = ((rec_b or rec_a or {}).get("device") or "cpu")
+    ratio = speed_ratio(_machine(rec_b).get("speed_probe_ms"),
+                        _machine(rec_a).get("speed_probe_ms"))
     return Context(same_platform=same_platform(env_a, env_b), same_seeds=seeds[0] == seeds[1],
-                   device_class="cuda" if device.startswith("cuda") else "cpu")
+                   device_class="cuda" if device.startswith("cuda") else "cpu",
+                   machine_drift=abs(math.log(ratio)) if ratio else 0.0)
 
 
 def _change(a: float | None, b: float | None, unit: str) -> str:
@@ -80,14 +113,18 @@ def compare_runs(a: dict[str, Any], b: dict[str, Any], *, label_a: str = "A",
                  label_b: str = "B", changed_only: bool = False) -> str:
     index_a, index_b = _index(a), _index(b)
     rows = []
+    notes: list[str] = []
     tally: Counter[str] = Counter()
     for key in sorted(set(index_a) | set(index_b)):
         metrics_a, metrics_b = _metrics(index_a.get(key)), _metrics(index_b.get(key))
         context = _context(index_a.get(key), index_b.get(key))
+        busy = busy_reason(index_a.get(key), index_b.get(key))
+        if busy:
+            notes.append(f"* `{key[0]}` ({key[1]}, {key[2]}): timings busy, not judged: {busy}")
         for name in sorted(set(metrics_a) | set(metrics_b)):
             ma, mb = metrics_a.get(name), metrics_b.get(name)
             va, vb = _value(ma), _value(mb)
-            verdict = judge(ma, mb, context)
+            verdict = judge(ma, mb, context, busy)
             tally[verdict] += 1
             if changed_only and verdict in ("pass", "recorded", "within noise"):
                 continue
@@ -103,7 +140,10 @@ def compare_runs(a: dict[str, Any], b: dict[str, Any], *, label_a: str = "A",
                 "|---|---|---|---|---|---:|---:|---:|---|", *rows, ""]
     else:
         out += ["No metrics to show.", ""]
+    if notes:
+        out += ["Timings not judged:", *notes, ""]
     out.append("Metrics: " + ", ".join(f"{n} {v}" for v, n in sorted(tally.items())) + ". "
                "Judged by the rule the plugin applies to baselines (A as the baseline, B's "
-               "tolerances); sizes in bytes are shown in MiB.")
+               "tolerances; absolute timings of a starved run, or of runs at different "
+               "machine speeds, are busy); sizes in bytes are shown in MiB.")
     return "\n".join(out) + "\n"
