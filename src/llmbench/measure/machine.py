@@ -50,9 +50,10 @@ class ProcessClock:
         return {"wall_s": self.wall_s, "cpu_s": self.cpu_s, "cpu_share": self.cpu_share}
 
 
-def starved(clock: ProcessClock, threshold: float = STARVED_SHARE) -> str | None:
-    """Why timings of this block cannot be judged, or None when the process was not starved."""
-    if clock.cpu_share >= threshold:
+def starved(cpu_share: float, wall_s: float, threshold: float = STARVED_SHARE) -> str | None:
+    """Why timings of a block that got ``cpu_share`` of a core over ``wall_s`` cannot be judged,
+    or None when the process was not starved (or the block was too short to tell)."""
+    if wall_s < BUSY_MIN_WALL_S or cpu_share >= threshold:
         return None
-    return (f"machine busy: the process got {clock.cpu_share:.0%} of a core over "
-            f"{clock.wall_s:.1f} s (below {threshold:.0%}): other work took the CPU")
+    return (f"machine busy: the process got {cpu_share:.0%} of a core over "
+            f"{wall_s:.1f} s (below {threshold:.0%}): other work took the CPU")

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from llmbench.core.redaction import redact_secrets
-from llmbench.measure.machine import BUSY_MIN_WALL_S, ProcessClock, starved
+from llmbench.measure.machine import ProcessClock, starved
 from llmbench.measure.speed_probe import PROBE_VERSION, probe_ms, speed_off
 from llmbench.profiles import Profile
 from llmbench.pytest_plugin.options import AUTO, accept_command
@@ -138,8 +138,8 @@ class RegressionCheck:
         result.machine = {**result.machine, **clock.to_dict()}
         result.repeats = {"seed": seed}  # replaced by the merged repeats summary
         computes_here = on_cpu and not result.machine.get("io_bound")
-        if computes_here and _has_cost(result) and clock.wall_s >= BUSY_MIN_WALL_S:
-            result.busy = result.busy or starved(clock)
+        if computes_here and _has_cost(result):
+            result.busy = result.busy or starved(clock.cpu_share, clock.wall_s)
         if before is not None:
             self.last_probe_ms = self._probe()
             self._apply_probe(result, max(before, self.last_probe_ms), judge=computes_here)

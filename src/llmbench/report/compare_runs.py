@@ -13,7 +13,7 @@ import math
 from collections import Counter
 from typing import Any
 
-from llmbench.measure.machine import BUSY_MIN_WALL_S, STARVED_SHARE
+from llmbench.measure.machine import starved
 from llmbench.measure.speed_probe import speed_off
 from llmbench.regression.compare import Context, Reference, compare_metric
 from llmbench.regression.environment import same_platform, speed_ratio
@@ -65,20 +65,27 @@ def _machine(record: dict[str, Any] | None) -> dict[str, Any]:
     return ((record or {}).get("result") or {}).get("machine") or {}
 
 
+def _probes(rec_a: dict[str, Any] | None, rec_b: dict[str, Any] | None
+            ) -> tuple[float | None, float | None]:
+    """The speed probes of B and A, when both were taken by the same probe version."""
+    machine_a, machine_b = _machine(rec_a), _machine(rec_b)
+    if machine_a.get("speed_probe_version") != machine_b.get("speed_probe_version"):
+        return None, None
+    return machine_b.get("speed_probe_ms"), machine_a.get("speed_probe_ms")
+
+
 def busy_reason(rec_a: dict[str, Any] | None, rec_b: dict[str, Any] | None) -> str:
     """Why the two runs' absolute timings cannot be compared, or "": either run was starved of
-    CPU (its process got under ``STARVED_SHARE`` of a core), or their speed probes differ by
-    more than the plugin allows between a run and its baseline."""
-    machine_a, machine_b = _machine(rec_a), _machine(rec_b)
-    for side, machine in (("A", machine_a), ("B", machine_b)):
-        share = machine.get("cpu_share")
-        if (share is not None and share < STARVED_SHARE and not machine.get("io_bound")
-                and machine.get("wall_s", 0.0) >= BUSY_MIN_WALL_S):
-            return f"run {side} was starved: its process got {share:.0%} of a core"
-    if machine_a.get("speed_probe_version") != machine_b.get("speed_probe_version"):
-        return ""
-    return speed_off(machine_b.get("speed_probe_ms"), machine_a.get("speed_probe_ms"),
-                     "in run A") or ""
+    CPU (``measure.machine.starved``, as the plugin checks each run), or their speed probes
+    differ by more than the plugin allows between a run and its baseline."""
+    for side, record in (("A", rec_a), ("B", rec_b)):
+        machine = _machine(record)
+        if "cpu_share" in machine and not machine.get("io_bound"):
+            reason = starved(machine["cpu_share"], machine.get("wall_s", 0.0))
+            if reason:
+                return f"run {side}: {reason}"
+    probe_b, probe_a = _probes(rec_a, rec_b)
+    return speed_off(probe_b, probe_a, "in run A") or ""
 
 
 def _context(rec_a: dict[str, Any] | None, rec_b: dict[str, Any] | None) -> Context:
@@ -87,8 +94,7 @@ def _context(rec_a: dict[str, Any] | None, rec_b: dict[str, Any] | None) -> Cont
                               .get("seeds", []) or [])))
              for r in (rec_a, rec_b)]
     device = ((rec_b or rec_a or {}).get("device") or "cpu")
-    ratio = speed_ratio(_machine(rec_b).get("speed_probe_ms"),
-                        _machine(rec_a).get("speed_probe_ms"))
+    ratio = speed_ratio(*_probes(rec_a, rec_b))
     return Context(same_platform=same_platform(env_a, env_b), same_seeds=seeds[0] == seeds[1],
                    device_class="cuda" if device.startswith("cuda") else "cpu",
                    machine_drift=abs(math.log(ratio)) if ratio else 0.0)
