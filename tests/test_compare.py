@@ -152,6 +152,27 @@ def test_calibrated_drift_between_sessions_widens_the_test():
     assert row.verdict is Verdict.UNCONFIRMED and "calibrated (3 sessions)" in row.test
 
 
+def test_a_calibrated_baseline_is_centred_on_the_mean_of_its_sessions():
+    # Five calibration sessions; the last (the stored value) happened to be a low one.
+    medians = [1.02, 1.0, 1.03, 0.99, 0.95]
+    noise = {"within_cv": 0.01, "between_cv": 0.03, "sessions": 5, "session_medians": medians}
+    calibrated = Reference(0.95, (0.94, 0.95, 0.96), noise)
+    same_as_usual = cost(1.0, "s", kind="time")
+    same_as_usual.samples = [0.99, 1.0, 1.01]
+    row = compare_metric("t", same_as_usual, calibrated)
+    assert row.baseline == pytest.approx(0.998) and row.verdict is Verdict.PASS
+    assert "baseline the mean of 5 sessions" not in row.test  # within tolerance: no test ran
+    slower = cost(1.25, "s", kind="time")
+    slower.samples = [1.24, 1.25, 1.26]
+    row = compare_metric("t", slower, calibrated)
+    assert row.verdict is Verdict.REGRESSED and "baseline the mean of 5 sessions" in row.test
+    # Re-recorded since the calibration (another value): that value is the centre, and the
+    # drift against one session is sqrt(2) x the calibrated one.
+    rerecorded = Reference(1.0, (0.99, 1.0, 1.01), noise)
+    row = compare_metric("t", slower, rerecorded)
+    assert row.baseline == 1.0 and "mean of" not in row.test and "drift 4.2%" in row.test
+
+
 def test_noisy_samples_today_make_the_test_more_careful():
     baseline = Reference(1.0, (0.99, 1.0, 1.01, 1.0, 0.995))
     current = cost(1.2, "s", kind="time")

@@ -1,4 +1,4 @@
-from llmbench.tools.detection_study import _why, to_markdown
+from llmbench.tools.detection_study import _change, _why, to_markdown
 
 
 def test_why_names_the_metrics_that_were_not_passes():
@@ -22,3 +22,17 @@ def test_table_lists_each_cell_and_why_runs_did_not_pass():
     assert "| 0 (unchanged) | auto | 0/2 | 0 | r8: pass 1, busy 1 |" in table
     assert "| +25% | 5 | 2/2 | 0 | r8: regressed 2 |" in table
     assert "* 0 (unchanged), --bench-repeats auto: r8 busy: machine 1.60x slower" in table
+
+
+def test_a_metrics_change_is_listed_for_every_run_passes_included():
+    record = {"comparison": {"relative_step_cost": {"current": 5.3, "baseline": 5.0}}}
+    assert round(_change(record, "relative_step_cost"), 6) == 0.06
+    assert _change({"comparison": {}}, "relative_step_cost") is None
+    assert _change({"comparison": {"m": {"current": 1.0, "baseline": None}}}, "m") is None
+    rows = [{"size": 0.1, "repeats": "5", "runs": 2, "failed_runs": 1, "unconfirmed_runs": 0,
+             "per_benchmark": {"lora_ranks/lora_rank/r8": {"pass": 1, "regressed": 1}},
+             "why": [], "changes": {"relative_step_cost": [
+                 {"lora_ranks/lora_rank/r8": 0.031}, {"lora_ranks/lora_rank/r8": None}]}}]
+    table = to_markdown(rows, "smoke", "lora_rank and r8")
+    assert ("+10%, --bench-repeats 5: r8 `relative_step_cost` against its baseline, run by run: "
+            "+3.1%, -") in table

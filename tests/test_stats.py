@@ -37,8 +37,14 @@ def test_noise_model_takes_the_largest_estimate():
     assert model.within_cv == pytest.approx(0.1) and model.between_cv == 0.05
     calibrated = noise_model([10.0], [10.0], declared_within=0.02, declared_between=0.05,
                              calibrated={"within_cv": 0.04, "between_cv": 0.01, "sessions": 2})
-    assert calibrated.within_cv == 0.04 and calibrated.between_cv == 0.01
+    # one session's drift 1 %: this session against one baseline session differs by sqrt(2) x 1 %
+    assert calibrated.within_cv == 0.04 and calibrated.between_cv == pytest.approx(0.01 * 2 ** 0.5)
     assert calibrated.source == "calibrated (2 sessions)"
+    pooled = noise_model([10.0], [10.0], declared_within=0.02, declared_between=0.05,
+                         calibrated={"within_cv": 0.04, "between_cv": 0.01, "sessions": 4},
+                         pooled_sessions=4)
+    assert pooled.between_cv == pytest.approx(0.01 * 1.25 ** 0.5)
+    assert pooled.source == "calibrated (4 sessions), baseline the mean of 4 sessions"
     assert noise_model([1.0], [1.0], declared_within=0.0, declared_between=0.0,
                        spike=0.02).spike == 0.02
 

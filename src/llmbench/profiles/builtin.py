@@ -265,8 +265,9 @@ PROFILES: dict[str, Profile] = {
                                 slow_cpu_qlora_steps=1,
                                 latency_rounds=3),
             # The first 24 of the 60 fixture questions (every generator x retriever) and 30 of
-            # the labelled judge questions keep the default run near 12 minutes on 2 CPU cores;
-            # a project profile with rag.questions = "none" runs all 60 (README: Your own matrix).
+            # the labelled judge questions: the RAG suite took 6.5 min and judge quality 2.7 min
+            # of a 19-20 min default run (one thread, 2026-12-03); a project profile with
+            # rag.questions = "none" runs all 60 (README: Your own matrix).
             rag=RagSettings(questions=24),
             judge=JudgeSettings(items=30),
         ),

@@ -13,6 +13,7 @@ How a metric is compared depends on its ``Determinism``:
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -23,6 +24,7 @@ from llmbench.regression.stats import (
     NEAR_EXACT_ABS,
     NEAR_EXACT_REL,
     SUGGESTIVE_P,
+    near_equal,
     noise_applies,
     noise_model,
     shift_test,
@@ -96,6 +98,15 @@ class Reference:
     def sample_values(self) -> list[float]:
         return list(self.samples) or [self.value]
 
+    def pooled_sessions(self) -> list[float]:
+        """The medians of the calibrated sessions behind this value, when it is the last of them
+        (written by the same ``--calibrate`` run) and there are two or more: their mean is a
+        steadier centre than one session's median. [] when re-recorded since, or uncalibrated."""
+        medians = [float(m) for m in (self.noise or {}).get("session_medians") or ()]
+        if len(medians) < 2 or not near_equal(medians[-1], self.value):
+            return []
+        return medians
+
 
 @dataclass(frozen=True)
 class Context:
@@ -135,16 +146,24 @@ def compare_metric(name: str, current: Metric, baseline: float | Reference,
     exact = current.determinism is Determinism.FIXED or (
         current.determinism is Determinism.SEEDED and context.same_platform
         and context.same_seeds)
+    calibrated = None
+    sessions: list[float] = []
+    centre = ref.value
     if exact:
         row.allowed = max(NEAR_EXACT_REL * abs(ref.value), NEAR_EXACT_ABS)
         row.tolerance = NEAR_EXACT
         row.test = ("exact" if current.determinism is Determinism.FIXED
                     else "near-exact (same platform and seeds)")
     else:
-        row.allowed = current.allowed_change(ref.value)
+        if ref.noise and noise_applies(ref.noise, context.cpu_signature):
+            calibrated = ref.noise
+            sessions = ref.pooled_sessions()
+        if sessions:
+            centre = row.baseline = statistics.fmean(sessions)
+        row.allowed = current.allowed_change(centre)
         row.tolerance = "declared"
 
-    delta = current.value - ref.value
+    delta = current.value - centre
     if current.direction is Direction.EXACT:
         worse = abs(delta)
     else:
@@ -156,11 +175,10 @@ def compare_metric(name: str, current: Metric, baseline: float | Reference,
         return row
 
     declared = declared_noise(current, context.device_class)
-    calibrated = ref.noise if ref.noise and noise_applies(ref.noise, context.cpu_signature) \
-        else None
     noise = noise_model(ref.sample_values, current.sample_values,
                         declared_within=declared.within_cv, declared_between=declared.between_cv,
-                        spike=declared.spike_in(current.unit), calibrated=calibrated)
+                        spike=declared.spike_in(current.unit), calibrated=calibrated,
+                        pooled_sessions=len(sessions) or 1)
     if ref.noise and calibrated is None:
         noise = replace(noise, source=f"{noise.source}; calibration from another CPU ignored")
     if current.kind in SPEED_KINDS and context.machine_drift > noise.between_cv:
@@ -169,7 +187,7 @@ def compare_metric(name: str, current: Metric, baseline: float | Reference,
     worse_is_higher = (current.direction is Direction.LOWER
                        or (current.direction is Direction.EXACT and delta > 0))
     test = shift_test(ref.sample_values, current.sample_values,
-                      worse_is_higher=worse_is_higher, noise=noise)
+                      worse_is_higher=worse_is_higher, noise=noise, centre=centre)
     row.test = test.describe(current.unit)
     row.p_value = test.p_value
     if test.p_value <= context.alpha:

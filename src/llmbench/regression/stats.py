@@ -7,8 +7,9 @@ A noisy metric's run-to-run change has two sources, and a verdict must allow for
   declared for the metric's kind (few samples underestimate a spread).
 * ``between_cv``: how far a whole session's median drifts from one session to the next on the
   same hardware (another time of day, another process, a neighbour on the host). More repeats do
-  not shrink it. ``--calibrate`` measures it from the medians of several sessions; until then
-  the declared value for the metric's kind stands in.
+  not shrink it. ``--calibrate`` measures it from the medians of several sessions (and the
+  baseline is then centred on their mean); until then the declared value for the metric's
+  kind stands in.
 
 A third source is absolute, and matters only for short timings:
 
@@ -107,17 +108,26 @@ def pooled_cv(*sides: Sequence[float]) -> float | None:
 
 def noise_model(baseline: Sequence[float], current: Sequence[float], *,
                 declared_within: float, declared_between: float, spike: float = 0.0,
-                calibrated: Mapping[str, Any] | None = None) -> NoiseModel:
+                calibrated: Mapping[str, Any] | None = None,
+                pooled_sessions: int = 1) -> NoiseModel:
     """The noise to judge a shift by: the largest of what is declared, calibrated and measured
-    now (a busy spell that widens today's samples makes the test more careful, not less)."""
+    now (a busy spell that widens today's samples makes the test more careful, not less).
+
+    A declared drift is the difference between two sessions. A calibrated one is the spread of
+    one session's median; this session is compared with a baseline centred on the mean of
+    ``pooled_sessions`` such medians, so the difference drifts ``sqrt(1 + 1/k)`` times as much
+    (sqrt 2 against a single session)."""
     within = [declared_within]
     between = declared_between
     source = "declared"
     if calibrated:
         within.append(float(calibrated.get("within_cv", 0.0)))
         if int(calibrated.get("sessions", 1)) >= 2:
-            between = float(calibrated.get("between_cv", between))
+            between = float(calibrated.get("between_cv", between)) * math.sqrt(
+                1 + 1 / pooled_sessions)
             source = f"calibrated ({calibrated['sessions']} sessions)"
+            if pooled_sessions > 1:
+                source += f", baseline the mean of {pooled_sessions} sessions"
         else:
             source = "calibrated (1 session)"
     measured = pooled_cv(baseline, current)
@@ -160,9 +170,11 @@ def spike_share(n: int) -> float:
 
 
 def shift_test(baseline: Sequence[float], current: Sequence[float], *, worse_is_higher: bool,
-               noise: NoiseModel) -> ShiftTest:
-    """The relative shift of the medians and its one-sided p-value under ``noise``."""
-    base, now = statistics.median(baseline), statistics.median(current)
+               noise: NoiseModel, centre: float | None = None) -> ShiftTest:
+    """The relative shift of the medians and its one-sided p-value under ``noise``; ``centre``
+    replaces the baseline's median (the mean of calibrated sessions' medians)."""
+    base = statistics.median(baseline) if centre is None else centre
+    now = statistics.median(current)
     scale = abs(base) or abs(now) or 1.0
     change = (now - base) / scale
     if not worse_is_higher:

@@ -26,10 +26,11 @@ from typing import Any
 FAILING = ("regressed", "failed", "missing", "not comparable", "new", "error")
 
 
-def one_run(profile: str, select: str, size: float, repeats: str, extra: list[str]
-            ) -> dict[str, dict[str, str]]:
+def one_run(profile: str, select: str, size: float, repeats: str, extra: list[str],
+            metric: str = "") -> dict[str, dict[str, Any]]:
     """benchmark id -> {"outcome", "why"} for one pytest run (why: the reason, or the first
-    lines of the message, for anything but a pass)."""
+    lines of the message, for anything but a pass); with ``metric``, also "change": its
+    relative change against the baseline in this run (None when not compared)."""
     with tempfile.TemporaryDirectory() as report:
         command = [sys.executable, "-m", "pytest", "benchmarks", "--bench-profile", profile,
                    "-k", select, "-p", "llmbench.tools.inject", "--inject-slowdown", str(size),
@@ -42,8 +43,18 @@ def one_run(profile: str, select: str, size: float, repeats: str, extra: list[st
         if not path.exists():
             return {}
         data = json.loads(path.read_text())
-        return {r["benchmark_id"]: {"outcome": r["outcome"], "why": _why(r)}
+        return {r["benchmark_id"]: {"outcome": r["outcome"], "why": _why(r),
+                                    **({"change": _change(r, metric)} if metric else {})}
                 for r in data["benchmarks"]}
+
+
+def _change(record: dict[str, Any], metric: str) -> float | None:
+    row = (record.get("comparison") or {}).get(metric) or {}
+    current, baseline = row.get("current"), row.get("baseline")
+    if not isinstance(current, (int, float)) or not isinstance(baseline, (int, float)) \
+            or not baseline:
+        return None
+    return current / baseline - 1
 
 
 def _why(record: dict[str, Any]) -> str:
@@ -57,14 +68,14 @@ def _why(record: dict[str, Any]) -> str:
 
 
 def study(profile: str, select: str, sizes: list[float], repeat_settings: list[str], runs: int,
-          extra: list[str]) -> list[dict[str, Any]]:
+          extra: list[str], metric: str = "") -> list[dict[str, Any]]:
     rows = []
     for repeats in repeat_settings:
         for size in sizes:
             outcomes: list[dict[str, dict[str, str]]] = []
             started = time.perf_counter()
             for _ in range(runs):
-                outcomes.append(one_run(profile, select, size, repeats, extra))
+                outcomes.append(one_run(profile, select, size, repeats, extra, metric))
             per_benchmark: dict[str, Counter[str]] = {}
             for run in outcomes:
                 for benchmark, seen in run.items():
@@ -78,7 +89,9 @@ def study(profile: str, select: str, sizes: list[float], repeat_settings: list[s
                                                  for run in outcomes),
                          "why": [f"{b.split('/')[-1]} {s['outcome']}: {s['why']}"
                                  for run in outcomes for b, s in run.items() if s["why"]],
-                         "per_benchmark": {b: dict(c) for b, c in sorted(per_benchmark.items())}})
+                         "per_benchmark": {b: dict(c) for b, c in sorted(per_benchmark.items())},
+                         **({"changes": {metric: [{b: s.get("change") for b, s in run.items()}
+                                                  for run in outcomes]}} if metric else {})})
             print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -95,6 +108,17 @@ def to_markdown(rows: list[dict[str, Any]], profile: str, select: str) -> str:
                         for b, c in row["per_benchmark"].items())
         lines.append(f"| {_size_name(row['size'])} | {row['repeats']} | {row['failed_runs']}/{row['runs']} | "
                      f"{row['unconfirmed_runs']} | {per} |")
+    for row in rows:
+        for metric, runs in (row.get("changes") or {}).items():
+            by_benchmark: dict[str, list[str]] = {}
+            for run in runs:
+                for benchmark, change in run.items():
+                    by_benchmark.setdefault(benchmark.split("/")[-1], []).append(
+                        "-" if change is None else f"{change:+.1%}")
+            for benchmark, changes in by_benchmark.items():
+                lines.append(f"\n{_size_name(row['size'])}, --bench-repeats {row['repeats']}: "
+                             f"{benchmark} `{metric}` against its baseline, run by run: "
+                             f"{', '.join(changes)}")
     whys = [f"* {_size_name(row['size'])}, --bench-repeats {row['repeats']}: {why}"
             for row in rows for why in row.get("why", [])]
     if whys:
@@ -114,10 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", default="auto,5", help="comma-separated settings")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--out", help="write the markdown table here")
+    parser.add_argument("--metric", default="",
+                        help="also list this metric's change against its baseline in every run")
     parser.add_argument("extra", nargs="*", help="more pytest arguments (after --)")
     args = parser.parse_args(argv)
     rows = study(args.profile, args.select, [float(s) for s in args.sizes.split(",")],
-                 args.repeats.split(","), args.runs, args.extra)
+                 args.repeats.split(","), args.runs, args.extra, args.metric)
     table = to_markdown(rows, args.profile, args.select)
     print(table)
     if args.out:
