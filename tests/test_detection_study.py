@@ -25,10 +25,10 @@ def test_table_lists_each_cell_and_why_runs_did_not_pass():
 
 
 def test_a_metrics_change_is_listed_for_every_run_passes_included():
-    record = {"comparison": {"relative_step_cost": {"current": 5.3, "baseline": 5.0}}}
+    record = {"comparison": {"relative_step_cost": {"current": 5.3, "baseline": 5.0, "change": 0.3}}}
     assert round(_change(record, "relative_step_cost"), 6) == 0.06
     assert _change({"comparison": {}}, "relative_step_cost") is None
-    assert _change({"comparison": {"m": {"current": 1.0, "baseline": None}}}, "m") is None
+    assert _change({"comparison": {"m": {"current": 1.0, "baseline": None, "change": None}}}, "m") is None
     rows = [{"size": 0.1, "repeats": "5", "runs": 2, "failed_runs": 1, "unconfirmed_runs": 0,
              "per_benchmark": {"lora_ranks/lora_rank/r8": {"pass": 1, "regressed": 1}},
              "why": [], "changes": {"relative_step_cost": [

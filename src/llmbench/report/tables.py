@@ -121,7 +121,7 @@ def _natural_key(text: str) -> list[Any]:
             for tok in re.split(r"(\d+)", text) if tok]
 
 
-def _row_cells(record: dict[str, Any]) -> dict[str, Cell]:
+def row_cells(record: dict[str, Any]) -> dict[str, Cell]:
     """Every metric of a record, by metric name, with its comparison against the baseline."""
     result = record.get("result") or {}
     metrics = result.get("metrics") or {}
@@ -194,7 +194,7 @@ def build_tables(records: list[dict[str, Any]]) -> tuple[list[Table], list[str]]
             benchmark, case = split_benchmark_id(record["benchmark_id"])
             suite = (record.get("result") or {}).get("suite") or "other"
             key = (suite, benchmark, record["device"], record["profile"])
-            cells = _row_cells(record)
+            cells = row_cells(record)
             record["outcome"]  # noqa: B018 - every row shows its verdict
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             name = record.get("nodeid", f"#{index}") if isinstance(record, dict) else f"#{index}"

@@ -23,6 +23,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from llmbench.report.tables import row_cells
+
 FAILING = ("regressed", "failed", "missing", "not comparable", "new", "error")
 
 
@@ -49,12 +51,8 @@ def one_run(profile: str, select: str, size: float, repeats: str, extra: list[st
 
 
 def _change(record: dict[str, Any], metric: str) -> float | None:
-    row = (record.get("comparison") or {}).get(metric) or {}
-    current, baseline = row.get("current"), row.get("baseline")
-    if not isinstance(current, (int, float)) or not isinstance(baseline, (int, float)) \
-            or not baseline:
-        return None
-    return current / baseline - 1
+    cell = row_cells(record).get(metric)
+    return cell.relative_change if cell else None
 
 
 def _why(record: dict[str, Any]) -> str:
@@ -72,7 +70,7 @@ def study(profile: str, select: str, sizes: list[float], repeat_settings: list[s
     rows = []
     for repeats in repeat_settings:
         for size in sizes:
-            outcomes: list[dict[str, dict[str, str]]] = []
+            outcomes: list[dict[str, dict[str, Any]]] = []
             started = time.perf_counter()
             for _ in range(runs):
                 outcomes.append(one_run(profile, select, size, repeats, extra, metric))
