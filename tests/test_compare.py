@@ -292,3 +292,17 @@ def test_the_probed_machine_drift_widens_timings_but_not_memory():
     memory = compare_metric("m", grown, Reference(100.0, (99.0, 100.0, 101.0)),
                             Context(machine_drift=0.25))
     assert memory.verdict is Verdict.REGRESSED
+
+
+@pytest.mark.parametrize("growth_mb, verdict", [
+    (1564.0, Verdict.WITHIN_NOISE),  # the lowest of 8 unchanged embedded r8 sessions
+    (2000.0, Verdict.WITHIN_NOISE),
+    (2600.0, Verdict.REGRESSED),  # +41 %
+    (1000.0, Verdict.IMPROVED),
+])
+def test_a_process_memory_growth_is_judged_against_its_measured_session_drift(growth_mb,
+                                                                             verdict):
+    # one run a side, as the LoRA benchmarks record it; baseline a typical r8 session
+    current = cost(growth_mb, "MB", kind="memory")
+    assert compare_metric("rss_growth_mb", current, Reference(1849.5, (1849.5,)),
+                          Context()).verdict is verdict

@@ -71,8 +71,9 @@ def test_a_bad_user_set_names_the_file_and_line(tmp_path):
 
 
 def test_profiles_measure_a_subset_in_smoke_and_embedded():
-    assert get_profile("smoke").judge.items == 12
-    assert get_profile("embedded").judge.items == 30  # the default run stays near 12 minutes
+    smoke, embedded = get_profile("smoke").judge, get_profile("embedded").judge
+    assert 1 <= smoke.items < embedded.items < 60  # 60: the whole shipped set
+    assert 1 <= smoke.determinism_items <= embedded.determinism_items <= embedded.items
     assert get_profile("embedded").judge.judges[0] == "smollm2-135m"
     with pytest.raises(ValueError, match="JudgeSettings.items"):
         JudgeSettings(items=0)

@@ -123,7 +123,7 @@ def test_a_user_profile_with_the_same_resolved_settings_has_the_same_hash(tmp_pa
         slow_cpu_qlora_steps = 1
         latency_rounds = 3
         [profiles.complete.rag]
-        questions = 24
+        questions = 12
 
         [profiles.other]
         extends = "embedded"

@@ -75,8 +75,12 @@ TOLERANCES: dict[str, dict[str, Tolerance]] = {
     # Resident or device memory: allocator caching moves it by a few MB. A process's RSS growth
     # also depends on what ran before in the process: the smoke LoRA r8 run grew 0.07 MB after
     # other ranks and 1.4-3.2 MB as the first benchmark of a process (measured), so changes under
-    # 16 MB are not worth reporting on CPU.
-    "memory": {"cpu": Tolerance(rel_tol=0.05, abs_tol=16.0, within_cv=0.01, between_cv=0.02),
+    # 16 MB are not worth reporting on CPU. Between sessions, the embedded LoRA's RSS growth
+    # (1.6-2.2 GB over 12 SmolLM2 steps) varied on unchanged code, 8 sessions on the 2-core VM
+    # (2026-12-02/03): r8 1564-1876 MB (sd 5.8 %), r128 1891-2010 (2.0 %), r256 1938-2204
+    # (4.1 %). A difference of two sessions then drifts ~sqrt(2) x 5.8 % = 8 %; at 2 % a run
+    # 16 % under its baseline was reported "improved".
+    "memory": {"cpu": Tolerance(rel_tol=0.05, abs_tol=16.0, within_cv=0.01, between_cv=0.08),
                "cuda": Tolerance(rel_tol=0.05, within_cv=0.005, between_cv=0.01)},
     # A ratio of two speeds measured in the same session (loop vs Trainer). Drift was expected to
     # cancel, but on the 2-core CPU VM three sessions gave 1.087, 0.975 and 0.914 (embedded, 5
