@@ -306,3 +306,16 @@ def test_a_process_memory_growth_is_judged_against_its_measured_session_drift(gr
     current = cost(growth_mb, "MB", kind="memory")
     assert compare_metric("rss_growth_mb", current, Reference(1849.5, (1849.5,)),
                           Context()).verdict is verdict
+
+
+@pytest.mark.parametrize("ratio, verdict", [
+    (0.85, Verdict.WITHIN_NOISE),  # unchanged code read 0.77-1.14 over 6 embedded sessions
+    (1.14, Verdict.WITHIN_NOISE),
+    (0.77, Verdict.UNCONFIRMED),  # the lowest of them: suggestive (p 0.08), never a failure
+    (0.45, Verdict.REGRESSED),  # the loop at half the Trainer's speed
+])
+def test_a_same_session_speed_ratio_is_judged_against_its_measured_session_drift(ratio,
+                                                                                 verdict):
+    current = cost(ratio, "x", "higher", kind="speed_ratio")
+    assert compare_metric("loop_vs_trainer_speed", current, Reference(0.99, (0.99,)),
+                          Context()).verdict is verdict

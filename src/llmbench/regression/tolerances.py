@@ -82,10 +82,13 @@ TOLERANCES: dict[str, dict[str, Tolerance]] = {
     # 16 % under its baseline was reported "improved".
     "memory": {"cpu": Tolerance(rel_tol=0.05, abs_tol=16.0, within_cv=0.01, between_cv=0.08),
                "cuda": Tolerance(rel_tol=0.05, within_cv=0.005, between_cv=0.01)},
-    # A ratio of two speeds measured in the same session (loop vs Trainer). Drift was expected to
-    # cancel, but on the 2-core CPU VM three sessions gave 1.087, 0.975 and 0.914 (embedded, 5
-    # steps a side): ~9 % between sessions.
-    "speed_ratio": {"cpu": Tolerance(rel_tol=0.05, within_cv=0.04, between_cv=0.08),
+    # A ratio of two speeds measured in the same session (loop vs Trainer, generation speed).
+    # Drift was expected to cancel, but the sides alternate seconds apart and this 2-core VM's
+    # speed flips within seconds: over the sessions kept on it (2026-12-02/03, unchanged code),
+    # embedded loop_vs_trainer_speed 0.77-1.14 (6 sessions, sd 12.7 %), smoke 1.00-1.25 (11,
+    # 8.2 %), speedup_vs_single and ratio_vs_hf_batched sd 6-10 %. A difference of two sessions
+    # then drifts ~sqrt(2) x 10 % = 14 %, and a loop at half the Trainer's speed still fails.
+    "speed_ratio": {"cpu": Tolerance(rel_tol=0.05, within_cv=0.04, between_cv=0.14),
                     "cuda": Tolerance(rel_tol=0.05, within_cv=0.02, between_cv=0.01)},
     # A step's time in units of a reference step timed beside it (measure.reference_step).
     # Measured on the 2-core VM (smoke LoRA r8, 6 processes x 5 runs, 2026-12-03): runtime_s of

@@ -150,7 +150,8 @@ def run_trainer_comparison(settings: LoraSettings, rank: int, device: str = "cpu
                                          device=device))
     result.add("trainer_tokens_per_s", cost(speed["trainer"], "tokens/s", "higher",
                                             kind="throughput", device=device))
-    # Both sides measured in the same session, interleaved: machine drift cancels out.
+    # Both sides measured in the same session, interleaved: most of the machine's drift cancels
+    # (what remains between sessions is measured in regression.tolerances, speed_ratio).
     result.add("loop_vs_trainer_speed", cost(speed["loop"] / speed["trainer"], "x", "higher",
                                              kind="speed_ratio", device=device))
     # With and without trackers: on a shared CPU this swings by +-5 % from run to run, so it
