@@ -114,6 +114,29 @@ def test_compare_leaves_timings_of_a_busy_pair_unjudged_as_the_plugin_does(
     assert "| runtime_s | s | 10 | 30 | +20 (+200.0%) | regressed |" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(("environment_b", "why"), [
+    ({"torch_threads": 2}, "run A ran with 1 torch thread(s), run B 2: set OMP_NUM_THREADS=1"),
+    ({"hardware_key": "cpu/Other x8"}, "run A ran on 'cpu/Test x2', run B on 'cpu/Other x8'"),
+])
+def test_compare_does_not_judge_costs_from_other_hardware_or_thread_counts(
+        tmp_path, capsys, environment_b, why):
+    calm = {"cpu_share": 1.0, "wall_s": 30.0}
+    a = _timed_run(tmp_path / "a", runtime=10.0, ratio=5.0, machine=calm)
+    b = _timed_run(tmp_path / "b", runtime=5.0, ratio=2.5, machine=calm)
+    for path, env in ((a, {}), (b, environment_b)):
+        data = json.loads(path.read_text())
+        record_env = data["benchmarks"][0]["environment"]
+        record_env.update({"device_class": "cpu", "hardware_key": "cpu/Test x2",
+                           "torch_threads": 1, **env})
+        path.write_text(json.dumps(data))
+    assert main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "| runtime_s | s | 10 | 5 | -5 (-50.0%) | not compared |" in out  # not "improved"
+    assert "| relative_step_cost | x reference | 5 | 2.5 | -2.5 (-50.0%) | not compared |" in out
+    assert "| final_train_loss |  | 2 | 2 | +0 (+0.0%) | pass |" in out
+    assert why in out and "costs not compared" in out
+
+
 def test_unreadable_or_invalid_results_are_a_clear_error(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "nope.json"), str(tmp_path / "nope.json")]) == 2
     assert f"cannot read results file {tmp_path / 'nope.json'}" in capsys.readouterr().err

@@ -72,6 +72,24 @@ def test_other_hardware_compares_quality_and_says_why_cost_was_not(tmp_path):
     assert "cpu/Test x2" in decision.reason
 
 
+def test_timings_from_another_torch_thread_count_are_not_compared_on_cpu(tmp_path):
+    store = BaselineStore(tmp_path)
+    store.write("p", "a/b/c", result(), {**CPU, "torch_threads": 1}, PROV)
+    baseline = store.load("p", "a/b/c")
+    # two threads ran it twice as fast: not an improvement, another workload
+    decision = decide(result(runtime=0.5), baseline, {**CPU, "torch_threads": 2})
+    assert decision.outcome is Outcome.PASS  # the loss was still compared
+    assert "recorded with 1 torch thread(s), this run has 2" in decision.reason
+    assert "OMP_NUM_THREADS=1" in decision.reason
+    assert {r.name: r.verdict for r in decision.rows}["runtime_s"] is Verdict.NOT_COMPARED
+    same = decide(result(runtime=2.0), baseline, {**CPU, "torch_threads": 1})
+    assert same.outcome is Outcome.REGRESSED
+    gpu_env = {"device_class": "cuda", "hardware_key": "cuda/H x1"}
+    store.write("g", "a/b/c", result(), {**gpu_env, "torch_threads": 8}, PROV)
+    gpu = decide(result(runtime=2.0), store.load("g", "a/b/c"), {**gpu_env, "torch_threads": 4})
+    assert gpu.outcome is Outcome.REGRESSED  # GPU timings do not hinge on CPU threads
+
+
 def test_only_cost_metrics_and_no_cost_compare_is_not_compared(tmp_path):
     store = BaselineStore(tmp_path)
     timing = Result("rag", {"retriever": "bm25"}, {"retrieval_p50_s": cost(0.1, "s",

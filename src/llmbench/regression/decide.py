@@ -87,6 +87,11 @@ def decide(result: Result, baseline: Baseline | None, env: dict[str, Any],
             keys = sorted(baseline.data.get("cost", {}))
             cost_skipped = (f"no cost baseline for hardware {env['hardware_key']!r} (baseline "
                             f"has: {', '.join(keys) or 'none'})")
+        else:
+            recorded = (baseline.entry("cost", env["hardware_key"]) or {}).get("environment")
+            cost_skipped = env_info.other_threads(recorded, env)
+            if cost_skipped:
+                cost_refs = None
     rows = compare_result(result, baseline.references("quality", device_class), cost_refs,
                           context, cost_skipped=cost_skipped)
     outcome = outcome_of([row.verdict for row in rows])

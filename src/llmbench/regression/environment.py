@@ -108,6 +108,21 @@ def torch_threads() -> int | None:
     return torch.get_num_threads()
 
 
+def other_threads(recorded: dict[str, Any] | None, now: dict[str, Any] | None, *,
+                  sides: tuple[str, str] = ("the cost baseline was recorded", "this run has")
+                  ) -> str:
+    """Why CPU timings measured where ``recorded`` describes cannot be compared with timings
+    measured where ``now`` does ("" when they can): one torch thread and two are different
+    workloads on a CPU, and the speed probe (one thread) does not see the difference."""
+    then_threads = (recorded or {}).get("torch_threads")
+    now_threads = (now or {}).get("torch_threads")
+    if ((now or {}).get("device_class") != "cpu" or then_threads is None or now_threads is None
+            or then_threads == now_threads):
+        return ""
+    return (f"{sides[0]} with {then_threads} torch thread(s), {sides[1]} {now_threads}: set "
+            f"OMP_NUM_THREADS={then_threads}, or record a baseline with {now_threads}")
+
+
 # What must match for SEEDED metrics to be compared near-exactly: floating-point results depend
 # on the hardware (its instruction set picks the kernels), the library versions and the number
 # of threads that split each reduction.

@@ -5,6 +5,8 @@ noise model and verdict words as a baseline check (regressed, unconfirmed, withi
 As in the plugin, absolute timings are ``busy`` (not judged) when either run was starved of CPU
 or the two ran at speeds the speed probe tells apart; within that band the probes' difference
 widens the allowed drift. Costs relative to a reference measured beside them are judged anyway.
+No cost is compared between runs on different hardware keys, or on a CPU with different torch
+thread counts (``not compared``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any
 from llmbench.measure.machine import starved
 from llmbench.measure.speed_probe import speed_off
 from llmbench.regression.compare import Context, Reference, compare_metric
-from llmbench.regression.environment import same_platform, speed_ratio
+from llmbench.regression.environment import other_threads, same_platform, speed_ratio
 from llmbench.regression.results import Metric, Scope
+from llmbench.regression.verdicts import Verdict
 from llmbench.report.summary import format_number
 
 Key = tuple[str, str, str]  # benchmark_id, profile, device
@@ -41,10 +44,11 @@ def _value(metric: dict[str, Any] | None) -> float | None:
 
 
 def judge(metric_a: dict[str, Any] | None, metric_b: dict[str, Any] | None,
-          context: Context, busy: str = "") -> str:
+          context: Context, busy: str = "", elsewhere: str = "") -> str:
     """How B's metric stands against A's, by the same rule the plugin applies to a baseline
     (A plays the baseline: its value, samples and calibrated noise). ``busy``: why absolute
-    timings of this pair cannot be judged (see ``busy_reason``)."""
+    timings of this pair cannot be judged (see ``busy_reason``); ``elsewhere``: why none of
+    its costs can (``cost_elsewhere``)."""
     if metric_a is None:
         return "only in B"
     if metric_b is None:
@@ -55,6 +59,8 @@ def judge(metric_a: dict[str, Any] | None, metric_b: dict[str, Any] | None,
     if a is None or not math.isfinite(a):
         return "A not finite"
     current = Metric.from_dict(metric_b)
+    if elsewhere and current.compare and current.scope is Scope.COST:
+        return Verdict.NOT_COMPARED.value
     if (busy and current.compare and current.is_finite and current.scope is Scope.COST
             and not current.machine_relative):
         return "busy"
@@ -72,6 +78,17 @@ def _probes(rec_a: dict[str, Any] | None, rec_b: dict[str, Any] | None
     if machine_a.get("speed_probe_version") != machine_b.get("speed_probe_version"):
         return None, None
     return machine_b.get("speed_probe_ms"), machine_a.get("speed_probe_ms")
+
+
+def cost_elsewhere(rec_a: dict[str, Any] | None, rec_b: dict[str, Any] | None) -> str:
+    """Why no cost of the two runs can be compared, or "": they ran on different hardware, or
+    on a CPU with different torch thread counts (the plugin's rule for a baseline)."""
+    env_a = (rec_a or {}).get("environment") or {}
+    env_b = (rec_b or {}).get("environment") or {}
+    key_a, key_b = env_a.get("hardware_key"), env_b.get("hardware_key")
+    if key_a and key_b and key_a != key_b:
+        return f"run A ran on {key_a!r}, run B on {key_b!r}"
+    return other_threads(env_a, env_b, sides=("run A ran", "run B"))
 
 
 def busy_reason(rec_a: dict[str, Any] | None, rec_b: dict[str, Any] | None) -> str:
@@ -125,12 +142,15 @@ def compare_runs(a: dict[str, Any], b: dict[str, Any], *, label_a: str = "A",
         metrics_a, metrics_b = _metrics(index_a.get(key)), _metrics(index_b.get(key))
         context = _context(index_a.get(key), index_b.get(key))
         busy = busy_reason(index_a.get(key), index_b.get(key))
-        if busy:
+        elsewhere = cost_elsewhere(index_a.get(key), index_b.get(key))
+        if elsewhere:
+            notes.append(f"* `{key[0]}` ({key[1]}, {key[2]}): costs not compared: {elsewhere}")
+        elif busy:
             notes.append(f"* `{key[0]}` ({key[1]}, {key[2]}): timings busy, not judged: {busy}")
         for name in sorted(set(metrics_a) | set(metrics_b)):
             ma, mb = metrics_a.get(name), metrics_b.get(name)
             va, vb = _value(ma), _value(mb)
-            verdict = judge(ma, mb, context, busy)
+            verdict = judge(ma, mb, context, busy, elsewhere)
             tally[verdict] += 1
             if changed_only and verdict in ("pass", "recorded", "within noise"):
                 continue
@@ -147,7 +167,7 @@ def compare_runs(a: dict[str, Any], b: dict[str, Any], *, label_a: str = "A",
     else:
         out += ["No metrics to show.", ""]
     if notes:
-        out += ["Timings not judged:", *notes, ""]
+        out += ["Costs and timings not judged:", *notes, ""]
     out.append("Metrics: " + ", ".join(f"{n} {v}" for v, n in sorted(tally.items())) + ". "
                "Judged by the rule the plugin applies to baselines (A as the baseline, B's "
                "tolerances; absolute timings of a starved run, or of runs at different "
