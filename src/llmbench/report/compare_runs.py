@@ -171,5 +171,6 @@ def compare_runs(a: dict[str, Any], b: dict[str, Any], *, label_a: str = "A",
     out.append("Metrics: " + ", ".join(f"{n} {v}" for v, n in sorted(tally.items())) + ". "
                "Judged by the rule the plugin applies to baselines (A as the baseline, B's "
                "tolerances; absolute timings of a starved run, or of runs at different "
-               "machine speeds, are busy); sizes in bytes are shown in MiB.")
+               "machine speeds, are busy; costs of runs on other hardware or CPU thread "
+               "counts are not compared); sizes in bytes are shown in MiB.")
     return "\n".join(out) + "\n"
