@@ -135,6 +135,9 @@ def test_compare_does_not_judge_costs_from_other_hardware_or_thread_counts(
     assert "| relative_step_cost | x reference | 5 | 2.5 | -2.5 (-50.0%) | not compared |" in out
     assert "| final_train_loss |  | 2 | 2 | +0 (+0.0%) | pass |" in out
     assert why in out and "costs not compared" in out
+    # as in the plugin, a cost that is not a number fails even where costs are not compared
+    nan = {"value": float("nan"), "kind": "time", "scope": "cost", "direction": "lower"}
+    assert judge({**nan, "value": 1.0}, nan, Context(), elsewhere="other hardware") == "failed"
 
 
 def test_unreadable_or_invalid_results_are_a_clear_error(tmp_path, capsys):

@@ -59,11 +59,12 @@ def judge(metric_a: dict[str, Any] | None, metric_b: dict[str, Any] | None,
     if a is None or not math.isfinite(a):
         return "A not finite"
     current = Metric.from_dict(metric_b)
-    if elsewhere and current.compare and current.scope is Scope.COST:
-        return Verdict.NOT_COMPARED.value
-    if (busy and current.compare and current.is_finite and current.scope is Scope.COST
-            and not current.machine_relative):
-        return "busy"
+    # in the plugin's order (compare_result): a non-finite value fails, then busy, then no baseline
+    if current.compare and current.is_finite and current.scope is Scope.COST:
+        if busy and not current.machine_relative:
+            return "busy"
+        if elsewhere:
+            return Verdict.NOT_COMPARED.value
     return compare_metric("", current, reference, context).verdict.value
 
 
@@ -143,10 +144,10 @@ def compare_runs(a: dict[str, Any], b: dict[str, Any], *, label_a: str = "A",
         context = _context(index_a.get(key), index_b.get(key))
         busy = busy_reason(index_a.get(key), index_b.get(key))
         elsewhere = cost_elsewhere(index_a.get(key), index_b.get(key))
+        if busy:
+            notes.append(f"* `{key[0]}` ({key[1]}, {key[2]}): timings busy, not judged: {busy}")
         if elsewhere:
             notes.append(f"* `{key[0]}` ({key[1]}, {key[2]}): costs not compared: {elsewhere}")
-        elif busy:
-            notes.append(f"* `{key[0]}` ({key[1]}, {key[2]}): timings busy, not judged: {busy}")
         for name in sorted(set(metrics_a) | set(metrics_b)):
             ma, mb = metrics_a.get(name), metrics_b.get(name)
             va, vb = _value(ma), _value(mb)
