@@ -83,29 +83,41 @@ def test_compare_judges_with_the_plugins_rule(a, b, metric, verdict):
     assert judge(as_dict(a), as_dict(b), Context()) == verdict
 
 
-def _timed_run(directory, runtime: float, ratio: float, machine: dict):
+def _timed_run(directory, runtime: float, ratio: float, machine: dict, busy: str = ""):
     metrics = {"final_train_loss": quality(2.0, rel_tol=0.01),
                "runtime_s": cost(runtime, "s", kind="time"),
                "relative_step_cost": cost(ratio, "x reference", kind="relative_time")}
     record = make_record("lora_ranks/lora_rank/r8", "lora", metrics)
     record["result"]["machine"] = machine
+    if busy:
+        record["result"]["busy"] = busy
     return write_report(directory, [record])
 
 
-@pytest.mark.parametrize(("machine_b", "why"), [
-    ({"cpu_share": 0.4, "wall_s": 30.0}, "run B: machine busy: the process got 40% of a core"),
-    ({"cpu_share": 1.0, "wall_s": 30.0, "speed_probe_ms": 4.0, "speed_probe_version": 1},
-     "machine 2.50x slower"),
+BUSY = "machine busy: this process waited 18.00 s for a CPU held by other work"
+
+
+@pytest.mark.parametrize(("machine_b", "busy_b", "relative_verdict", "why"), [
+    # other work took the CPU: the relative timing's two sides were preempted at random too
+    ({"cpu_share": 0.4, "wall_s": 30.0, "runqueue_s": 18.0}, BUSY, "busy", f"run B: {BUSY}"),
+    # the machine ran at another speed: what the relative timing cancels
+    ({"cpu_share": 1.0, "wall_s": 30.0, "speed_probe_ms": 4.0, "speed_probe_version": 2}, "",
+     "regressed", "machine 2.50x slower"),
 ])
 def test_compare_leaves_timings_of_a_busy_pair_unjudged_as_the_plugin_does(
-        tmp_path, capsys, machine_b, why):
-    calm = {"cpu_share": 1.0, "wall_s": 30.0, "speed_probe_ms": 1.6, "speed_probe_version": 1}
+        tmp_path, capsys, machine_b, busy_b, relative_verdict, why):
+    calm = {"cpu_share": 1.0, "wall_s": 30.0, "speed_probe_ms": 1.6, "speed_probe_version": 2}
     a = _timed_run(tmp_path / "a", runtime=10.0, ratio=5.0, machine=calm)
-    b = _timed_run(tmp_path / "b", runtime=30.0, ratio=10.0, machine=machine_b)
+    b = _timed_run(tmp_path / "b", runtime=30.0, ratio=10.0, machine=machine_b, busy=busy_b)
+    if busy_b:
+        data = json.loads(b.read_text())
+        data["benchmarks"][0]["result"]["contended"] = True
+        b.write_text(json.dumps(data))
     assert main(["compare", str(a), str(b)]) == 0
     out = capsys.readouterr().out
     assert "| runtime_s | s | 10 | 30 | +20 (+200.0%) | busy |" in out  # 3x, but not evidence
-    assert "| relative_step_cost | x reference | 5 | 10 | +5 (+100.0%) | regressed |" in out
+    assert ("| relative_step_cost | x reference | 5 | 10 | +5 (+100.0%) | "
+            f"{relative_verdict} |") in out
     assert "| final_train_loss |  | 2 | 2 | +0 (+0.0%) | pass |" in out
     assert why in out and "timings busy, not judged" in out
 

@@ -252,6 +252,17 @@ def test_a_cost_relative_to_a_reference_beside_it_is_judged_on_a_busy_machine():
     assert rows_of(same, None, {"relative": 5.0})["relative"].verdict is Verdict.PASS
 
 
+def test_when_other_work_took_the_cpu_a_cost_relative_to_a_reference_is_not_judged_either():
+    # both the step and its reference were preempted at random: their ratio is noise too
+    contended = Result("s", {}, {"runtime": cost(4.0, "s", kind="time"),
+                                 "relative": cost(6.0, "x reference", kind="relative_time")},
+                       busy="machine busy: this process waited 1.20 s for a CPU held by other "
+                            "work", contended=True)
+    rows = rows_of(contended, None, {"runtime": 1.0, "relative": 5.0})
+    assert rows["runtime"].verdict is Verdict.BUSY and rows["relative"].verdict is Verdict.BUSY
+    assert outcome_of([r.verdict for r in rows.values()]) is Outcome.BUSY
+
+
 def test_nondeterministic_metric_fails():
     result = Result("s", {}, {"loss": quality(1.0, determinism=Determinism.SEEDED)},
                     nondeterministic={"loss": [1.0, 1.1]})

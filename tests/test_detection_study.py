@@ -14,13 +14,16 @@ def test_why_names_the_metrics_that_were_not_passes():
 
 def test_table_lists_each_cell_and_why_runs_did_not_pass():
     rows = [{"size": 0.0, "repeats": "auto", "runs": 2, "failed_runs": 0, "unconfirmed_runs": 0,
+             "improved_runs": 0, "busy_runs": 1,
              "per_benchmark": {"lora_ranks/lora_rank/r8": {"pass": 1, "busy": 1}},
              "why": ["r8 busy: machine 1.60x slower"]},
             {"size": 0.25, "repeats": "5", "runs": 2, "failed_runs": 2, "unconfirmed_runs": 0,
+             "improved_runs": 0, "busy_runs": 0,
              "per_benchmark": {"lora_ranks/lora_rank/r8": {"regressed": 2}}, "why": []}]
-    table = to_markdown(rows, "smoke", "lora_rank and r8")
-    assert "| 0 (unchanged) | auto | 0/2 | 0 | r8: pass 1, busy 1 |" in table
-    assert "| +25% | 5 | 2/2 | 0 | r8: regressed 2 |" in table
+    table = to_markdown(rows, "smoke", "lora_rank and r8", ["--inject-how", "wait"], 2)
+    assert "| 0 (unchanged) | auto | 0/2 | 0 | 0 | 1 | r8: pass 1, busy 1 |" in table
+    assert "| +25% | 5 | 2/2 | 0 | 0 | 0 | r8: regressed 2 |" in table
+    assert "pytest arguments `--inject-how wait`, with 2 CPU-bound processes" in table
     assert "* 0 (unchanged), --bench-repeats auto: r8 busy: machine 1.60x slower" in table
 
 

@@ -7,7 +7,9 @@ the session that recorded the baselines, with identical code, and another slowed
 minute. Timings compared across such sessions measure the machine, not the code.
 
 So each benchmark is bracketed by a probe: a small workload the code under test never touches
-(a matrix product and a pure-Python loop, one thread). Its time is stored with the cost
+(numpy matrix products and a pure-Python loop, one thread). It uses no torch: a probe that
+shared torch's kernels would slow down with a regression inside torch (an upgrade, a build
+option) and call the machine slow, leaving the regression unjudged as "busy". Its time is stored with the cost
 baseline; when a benchmark's probe is off by more than ``SPEED_BAND`` from the baseline's, the
 machine is not the one the baseline was measured on, and the benchmark's timings are not
 judged (as pyperf and asv check the system before trusting a timing).
@@ -24,7 +26,8 @@ import time
 from llmbench.regression.environment import speed_ratio
 
 # Bump when the workload changes: probes of different versions are not comparable.
-PROBE_VERSION = 1
+# Version 1 multiplied torch tensors; version 2 multiplies numpy arrays.
+PROBE_VERSION = 2
 # Measured here: probes of one session ranged 3.5-4.4 ms, of another 4.1-4.6 ms (the VM's speed
 # wanders ~15 %, and timings with it); machine shifts that broke verdicts were 1.7x-2.6x. Beyond
 # this ratio either way, timings are not judged; within it, the probed difference is added to
@@ -47,15 +50,15 @@ def _workload(a: object, b: object) -> float:
 
 
 def probe_ms() -> float:
-    """Fastest time of the reference workload, in milliseconds (about 35 ms in all here)."""
-    import torch
+    """Fastest time of the reference workload, in milliseconds."""
+    import numpy as np
 
-    generator = torch.Generator().manual_seed(0)
-    a = torch.randn(_SIZE, _SIZE, generator=generator)
-    b = torch.randn(_SIZE, _SIZE, generator=generator)
+    generator = np.random.default_rng(0)
+    a = generator.standard_normal((_SIZE, _SIZE), dtype=np.float32)
+    b = generator.standard_normal((_SIZE, _SIZE), dtype=np.float32)
+    # 48x48 products stay on one BLAS thread (OpenBLAS threads only far larger ones)
     _workload(a, b)  # warm-up: the first product in a process pays one-off setup
-    # The fastest run is the machine's speed; slower ones caught a passing interruption. The
-    # probe runs with the benchmarks' torch threads: a change of threads changes both.
+    # The fastest run is the machine's speed; slower ones caught a passing interruption.
     return min(_workload(a, b) for _ in range(_RUNS)) * 1000
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from llmbench.core.redaction import redact_secrets
-from llmbench.measure.machine import ProcessClock, starved
+from llmbench.measure.machine import ProcessClock, contention
 from llmbench.measure.speed_probe import PROBE_VERSION, probe_ms, speed_off
 from llmbench.profiles import Profile
 from llmbench.pytest_plugin.options import AUTO, accept_command
@@ -133,13 +133,17 @@ class RegressionCheck:
                      f"{f'/{count}' if count else ''} (seed {seed})")
         on_cpu = not self.device.startswith("cuda")
         before = (self.last_probe_ms or self._probe()) if on_cpu else None
-        with ProcessClock() as clock:
+        with ProcessClock(threads=(environment.torch_threads() or 1) if on_cpu else 1) as clock:
             result = run(seed)
         result.machine = {**result.machine, **clock.to_dict()}
         result.repeats = {"seed": seed}  # replaced by the merged repeats summary
         computes_here = on_cpu and not result.machine.get("io_bound")
         if computes_here and _has_cost(result):
-            result.busy = result.busy or starved(clock.cpu_share, clock.wall_s)
+            found = contention(clock.to_dict())
+            if found.busy and not result.busy:
+                result.busy, result.contended = found.busy, True
+            elif found.note and not result.busy:
+                result.notes.append(found.note)
         if before is not None:
             self.last_probe_ms = self._probe()
             self._apply_probe(result, max(before, self.last_probe_ms), judge=computes_here)
@@ -241,6 +245,10 @@ class RegressionCheck:
             lines.append("worse beyond tolerance, but not significant with these samples: "
                          "re-run with --bench-repeats 5 (or --bench-confirm 1) to confirm or "
                          "clear it")
+        if outcome is Outcome.CONFLICTING:
+            lines.append("its absolute and relative timings moved in opposite directions: "
+                         "neither a regression nor an improvement is established (the reasons "
+                         "above say what slowed); re-run with --bench-confirm 1")
         if outcome is Outcome.IMPROVED:
             lines.append(f"consider accepting the new values: {accept}")
         return "\n".join(lines) if (table or decision.reason) else ""
@@ -272,9 +280,10 @@ def _has_cost(result: Result) -> bool:
 
 def _worth_measuring_again(decision: Decision) -> bool:
     """Could a re-measurement change the verdict? Yes for a noisy metric that regressed or is
-    unconfirmed, and for timings left unjudged because the machine was busy or at another
-    speed (it may be calm again); not for exact (fixed / seeded) rows."""
-    if decision.outcome is Outcome.BUSY:
+    unconfirmed, for timings left unjudged because the machine was busy or at another speed (it
+    may be calm again), and for views of the speed that disagree; not for exact (fixed /
+    seeded) rows."""
+    if decision.outcome in (Outcome.BUSY, Outcome.CONFLICTING):
         return True
     return decision.outcome in (Outcome.REGRESSED, Outcome.UNCONFIRMED) and any(
         row.verdict in (Verdict.REGRESSED, Verdict.UNCONFIRMED)

@@ -36,7 +36,7 @@ def format_table(rows: Sequence[MetricComparison]) -> str:
         allowed = _fmt(row.allowed) + (f" ({row.tolerance})" if row.tolerance else "")
         table.append((row.name + (f" [{row.unit}]" if row.unit else ""), _fmt(row.baseline),
                       _fmt(row.current), change, allowed, f"{row.n_current}/{row.n_baseline}",
-                      row.test or row.reason or "-",
+                      "; ".join(text for text in (row.reason, row.test) if text) or "-",
                       f"{row.verdict.symbol} {row.verdict.value}"))
     return render_rows(table)
 

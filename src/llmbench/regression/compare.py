@@ -29,8 +29,9 @@ from llmbench.regression.stats import (
     noise_model,
     shift_test,
 )
-from llmbench.regression.tolerances import Tolerance, tolerance
+from llmbench.regression.tolerances import SPEED_KINDS, Tolerance, tolerance
 from llmbench.regression.verdicts import Verdict
+from llmbench.regression.views import reconcile
 
 NEAR_EXACT = "near-exact"  # MetricComparison.tolerance of a FIXED / same-platform SEEDED metric
 
@@ -121,10 +122,6 @@ class Context:
     machine_drift: float = 0.0
     # Where this run measured: calibrated noise from another CPU does not apply here.
     cpu_signature: str | None = None
-
-
-# Metrics that run at the machine's speed (memory and ratios of two timings do not).
-SPEED_KINDS = ("time", "throughput")
 
 
 def declared_noise(metric: Metric, device_class: str) -> Tolerance:
@@ -224,7 +221,7 @@ def compare_result(result: Result, quality_baseline: Mapping[str, float | Refere
             rows.append(MetricComparison(name, Verdict.FAILED, metric.value, None,
                                          unit=metric.unit, reason=f"value is {metric.value}",
                                          n_current=n))
-        elif metric.scope is Scope.COST and result.busy and not metric.machine_relative:
+        elif result.unjudged(metric):
             rows.append(MetricComparison(name, Verdict.BUSY, metric.value,
                                          _value(source, name), unit=metric.unit,
                                          reason=result.busy, n_current=n))
@@ -248,6 +245,7 @@ def compare_result(result: Result, quality_baseline: Mapping[str, float | Refere
     for name in sorted(set(result.unavailable) - set(result.metrics) - set(baseline_names)):
         rows.append(MetricComparison(name, Verdict.UNAVAILABLE, None, None,
                                      reason=result.unavailable[name]))
+    reconcile(rows, result.metrics)
     return rows
 
 

@@ -44,9 +44,10 @@ def merge_repeats(results: Sequence[Result], seeds: Sequence[int],
     A NOISY metric's value becomes the median of the repeats; a metric that must reproduce keeps
     the first repeat's value, and lands in ``nondeterministic`` when the repeats disagree.
     Params, artifacts and notes come from the first repeat, whose seed is the profile's. A
-    single result keeps the samples it measured itself (timed rounds). Repeats the machine
-    starved (``busy``) do not contribute cost samples while others do (except to costs relative
-    to a reference measured beside them); when all were starved, the merged result is busy.
+    single result keeps the samples it measured itself (timed rounds). Repeats measured on a busy
+    machine do not contribute cost samples while others do (costs relative to a reference timed
+    beside them are kept from repeats at another machine speed, not from contended ones); when
+    all were busy, the merged result is busy.
     """
     if not results:
         raise ValueError("no results to merge")
@@ -61,14 +62,17 @@ def merge_repeats(results: Sequence[Result], seeds: Sequence[int],
             merged.phases[phase] = merged.phases.get(phase, 0.0) + seconds
     merged.machine = _merge_machine(results)
     calm = [r for r in results if not r.busy]
+    uncontended = [r for r in results if not (r.busy and r.contended)]
     if not calm:
         merged.busy = first.busy
+        merged.contended = not uncontended
     elif len(calm) < len(results):
         merged.notes.append(f"{len(results) - len(calm)} of {len(results)} repeats ran on a busy "
                             "machine; their cost values were left out")
     for name, template in first.metrics.items():
-        absolute_cost = template.scope is Scope.COST and not template.machine_relative
-        pool = calm if (absolute_cost and calm) else results
+        pool = results
+        if template.scope is Scope.COST:
+            pool = (uncontended if template.machine_relative else calm) or results
         values = [r.metrics[name].value for r in pool if name in r.metrics]
         if len(results) == 1:
             merged.add(name, template)

@@ -180,10 +180,18 @@ class Result:
     nondeterministic: dict[str, list[float]] = field(default_factory=dict)
     # Where the wall time went: phase (load, train, eval, generate, retrieve, judge) -> seconds.
     phases: dict[str, float] = field(default_factory=dict)
-    # How the process fared on the machine while measuring (CPU time vs wall time per repeat);
-    # ``busy`` says why cost metrics cannot be judged, when the process was starved.
+    # How the process fared on the machine while measuring (CPU time, run-queue waits, the
+    # speed probe); ``busy`` says why absolute costs cannot be judged: other work took the CPU
+    # (``contended``: then costs relative to a reference timed beside them are not judged
+    # either, both sides were preempted at random), or the machine ran at another speed.
     machine: dict[str, Any] = field(default_factory=dict)
     busy: str | None = None
+    contended: bool = False
+
+    def unjudged(self, metric: Metric) -> bool:
+        """Is ``metric`` a cost this result's busy machine leaves unjudged?"""
+        return bool(self.busy) and metric.scope is Scope.COST and (
+            self.contended or not metric.machine_relative)
 
     def add(self, name: str, metric: Metric) -> None:
         self.metrics[name] = metric
@@ -201,6 +209,7 @@ class Result:
             **({"phases": self.phases} if self.phases else {}),
             **({"machine": self.machine} if self.machine else {}),
             **({"busy": self.busy} if self.busy else {}),
+            **({"contended": True} if self.busy and self.contended else {}),
         }
 
 

@@ -128,6 +128,8 @@ TOLERANCES: dict[str, dict[str, Tolerance]] = {
 # timings are not. (speed_ratio is not: its sides alternate run by run, seconds apart, and
 # drifted ~9 % between sessions.)
 MACHINE_RELATIVE_KINDS = ("relative_time",)
+# Metrics that run at the machine's speed (memory and ratios of two timings do not).
+SPEED_KINDS = ("time", "throughput")
 
 
 class UnknownKindError(ValueError):

@@ -19,7 +19,10 @@ class Verdict(str, Enum):
     REGRESSED = "regressed"  # worse beyond tolerance, with evidence (significant, or exact)
     UNCONFIRMED = "unconfirmed"  # worse beyond tolerance, suggestive but not significant
     WITHIN_NOISE = "within noise"  # beyond tolerance, but the samples show no real shift
-    BUSY = "busy"  # the machine starved the measurement: a cost metric is not judged
+    # better beyond noise on one view of the speed (absolute / relative to a reference) while
+    # the other view regressed: not an improvement (regression.views)
+    CONFLICTING = "conflicting"
+    BUSY = "busy"  # other work took the CPU: a cost metric is not judged
     FAILED = "failed"  # NaN or inf
     NONDETERMINISTIC = "nondeterministic"  # repeats of a FIXED / SEEDED metric disagreed
     UNAVAILABLE = "unavailable"  # could not be computed here (reason in the row)
@@ -55,6 +58,7 @@ class Outcome(str, Enum):
     IMPROVED = "improved"
     REGRESSED = "regressed"
     UNCONFIRMED = "unconfirmed"
+    CONFLICTING = "conflicting"
     BUSY = "busy"
     FAILED = "failed"  # a metric is NaN/inf or not reproducible, or the benchmark crashed
     UNAVAILABLE = "unavailable"  # the benchmark cannot run here (skipped with a reason)
@@ -97,10 +101,14 @@ KINDS: dict[str, Kind] = {
                                          "with more --bench-repeats to confirm or clear it"),
     "within noise": Kind("≈", "〰️", False, "beyond tolerance, but the samples show no real "
                                            "shift"),
-    "busy": Kind("⧗", "⏳", False, "the machine starved the measurement (process CPU time far "
-                                 "below wall time) or ran at another speed than when the "
-                                 "baseline was recorded (speed probe): cost metrics not "
-                                 "judged"),
+    "conflicting": Kind("⇅", "🔀", False, "faster on one view of the speed (absolute, or "
+                                         "relative to a reference timed beside it) while the "
+                                         "other regressed: not an improvement; the reason "
+                                         "says what slowed"),
+    "busy": Kind("⧗", "⏳", False, "other work measurably took the CPU (the process waited in "
+                                 "the run queue, or a CPU quota throttled it) or the machine "
+                                 "ran at another speed than when the baseline was recorded "
+                                 "(speed probe): cost metrics not judged"),
     "failed": Kind("!", "💥", True, "NaN/inf, a metric that did not reproduce, or a crash"),
     "nondeterministic": Kind("≠", "🎲", True, "a fixed or seeded metric varied across "
                                              "repeats that should reproduce"),
@@ -129,6 +137,7 @@ def outcome_of(verdicts: list[Verdict]) -> Outcome:
                              (Verdict.REGRESSED, Outcome.REGRESSED),
                              (Verdict.MISSING, Outcome.MISSING),
                              (Verdict.UNCONFIRMED, Outcome.UNCONFIRMED),
+                             (Verdict.CONFLICTING, Outcome.CONFLICTING),
                              (Verdict.IMPROVED, Outcome.IMPROVED),
                              (Verdict.BUSY, Outcome.BUSY)):
         if verdict in found:

@@ -2,9 +2,11 @@
 
 Each metric of B is judged against A with ``regression.compare.compare_metric``: the same rule,
 noise model and verdict words as a baseline check (regressed, unconfirmed, within noise, ...).
-As in the plugin, absolute timings are ``busy`` (not judged) when either run was starved of CPU
-or the two ran at speeds the speed probe tells apart; within that band the probes' difference
-widens the allowed drift. Costs relative to a reference measured beside them are judged anyway.
+As in the plugin, absolute timings are ``busy`` (not judged) when the plugin found either run
+busy (other work took the CPU) or the two ran at speeds the speed probe tells apart; within that
+band the probes' difference widens the allowed drift. Costs relative to a reference timed beside
+them are judged at another machine speed, not when other work took the CPU; and a benchmark's
+absolute and relative timings must agree before either is "improved" (``regression.views``).
 No cost is compared between runs on different hardware keys, or on a CPU with different torch
 thread counts (``not compared``).
 """
@@ -15,12 +17,12 @@ import math
 from collections import Counter
 from typing import Any
 
-from llmbench.measure.machine import starved
 from llmbench.measure.speed_probe import speed_off
-from llmbench.regression.compare import Context, Reference, compare_metric
+from llmbench.regression.compare import Context, MetricComparison, Reference, compare_metric
 from llmbench.regression.environment import other_threads, same_platform, speed_ratio
 from llmbench.regression.results import Metric, Scope
 from llmbench.regression.verdicts import Verdict
+from llmbench.regression.views import reconcile
 from llmbench.report.summary import format_number
 
 Key = tuple[str, str, str]  # benchmark_id, profile, device
@@ -44,11 +46,33 @@ def _value(metric: dict[str, Any] | None) -> float | None:
 
 
 def judge(metric_a: dict[str, Any] | None, metric_b: dict[str, Any] | None,
-          context: Context, busy: str = "", elsewhere: str = "") -> str:
+          context: Context, busy: str = "", elsewhere: str = "", contended: bool = False) -> str:
     """How B's metric stands against A's, by the same rule the plugin applies to a baseline
     (A plays the baseline: its value, samples and calibrated noise). ``busy``: why absolute
     timings of this pair cannot be judged (see ``busy_reason``); ``elsewhere``: why none of
-    its costs can (``cost_elsewhere``)."""
+    its costs can (``cost_elsewhere``). One metric alone: ``judge_benchmark`` also weighs a
+    benchmark's views of its speed against each other (``regression.views``)."""
+    row = _row("", metric_a, metric_b, context, busy, elsewhere, contended)
+    return row if isinstance(row, str) else row.verdict.value
+
+
+def judge_benchmark(metrics_a: dict[str, dict[str, Any]], metrics_b: dict[str, dict[str, Any]],
+                    context: Context, busy: str = "", elsewhere: str = "",
+                    contended: bool = False) -> dict[str, str]:
+    """Every metric's verdict of one benchmark (B against A), as the plugin decides them."""
+    names = sorted(set(metrics_a) | set(metrics_b))
+    rows = {name: _row(name, metrics_a.get(name), metrics_b.get(name), context, busy,
+                       elsewhere, contended) for name in names}
+    judged = [row for row in rows.values() if isinstance(row, MetricComparison)]
+    reconcile(judged, {name: Metric.from_dict(metrics_b[name]) for name in names
+                       if name in metrics_b and name in metrics_a})
+    return {name: row if isinstance(row, str) else row.verdict.value
+            for name, row in rows.items()}
+
+
+def _row(name: str, metric_a: dict[str, Any] | None, metric_b: dict[str, Any] | None,
+         context: Context, busy: str, elsewhere: str, contended: bool = False
+         ) -> MetricComparison | str:
     if metric_a is None:
         return "only in B"
     if metric_b is None:
@@ -61,11 +85,11 @@ def judge(metric_a: dict[str, Any] | None, metric_b: dict[str, Any] | None,
     current = Metric.from_dict(metric_b)
     # in the plugin's order (compare_result): a non-finite value fails, then busy, then no baseline
     if current.compare and current.is_finite and current.scope is Scope.COST:
-        if busy and not current.machine_relative:
-            return "busy"
+        if busy and (contended or not current.machine_relative):
+            return MetricComparison(name, Verdict.BUSY, current.value, a, reason=busy)
         if elsewhere:
             return Verdict.NOT_COMPARED.value
-    return compare_metric("", current, reference, context).verdict.value
+    return compare_metric(name, current, reference, context)
 
 
 def _machine(record: dict[str, Any] | None) -> dict[str, Any]:
@@ -92,18 +116,18 @@ def cost_elsewhere(rec_a: dict[str, Any] | None, rec_b: dict[str, Any] | None) -
     return other_threads(env_a, env_b, sides=("run A ran", "run B"))
 
 
-def busy_reason(rec_a: dict[str, Any] | None, rec_b: dict[str, Any] | None) -> str:
-    """Why the two runs' absolute timings cannot be compared, or "": either run was starved of
-    CPU (``measure.machine.starved``, as the plugin checks each run), or their speed probes
-    differ by more than the plugin allows between a run and its baseline."""
+def busy_reason(rec_a: dict[str, Any] | None, rec_b: dict[str, Any] | None
+                ) -> tuple[str, bool]:
+    """Why the two runs' absolute timings cannot be compared ("" when they can), and whether
+    other work took the CPU (then relative timings are not judged either): the plugin found
+    either run busy (``measure.machine.contention``, or its speed probe), or their speed
+    probes differ by more than the plugin allows between a run and its baseline."""
     for side, record in (("A", rec_a), ("B", rec_b)):
-        machine = _machine(record)
-        if "cpu_share" in machine and not machine.get("io_bound"):
-            reason = starved(machine["cpu_share"], machine.get("wall_s", 0.0))
-            if reason:
-                return f"run {side}: {reason}"
+        result = (record or {}).get("result") or {}
+        if result.get("busy"):
+            return f"run {side}: {result['busy']}", bool(result.get("contended"))
     probe_b, probe_a = _probes(rec_a, rec_b)
-    return speed_off(probe_b, probe_a, "in run A") or ""
+    return speed_off(probe_b, probe_a, "in run A") or "", False
 
 
 def _context(rec_a: dict[str, Any] | None, rec_b: dict[str, Any] | None) -> Context:
@@ -142,16 +166,16 @@ def compare_runs(a: dict[str, Any], b: dict[str, Any], *, label_a: str = "A",
     for key in sorted(set(index_a) | set(index_b)):
         metrics_a, metrics_b = _metrics(index_a.get(key)), _metrics(index_b.get(key))
         context = _context(index_a.get(key), index_b.get(key))
-        busy = busy_reason(index_a.get(key), index_b.get(key))
+        busy, contended = busy_reason(index_a.get(key), index_b.get(key))
         elsewhere = cost_elsewhere(index_a.get(key), index_b.get(key))
         if busy:
             notes.append(f"* `{key[0]}` ({key[1]}, {key[2]}): timings busy, not judged: {busy}")
         if elsewhere:
             notes.append(f"* `{key[0]}` ({key[1]}, {key[2]}): costs not compared: {elsewhere}")
-        for name in sorted(set(metrics_a) | set(metrics_b)):
+        verdicts = judge_benchmark(metrics_a, metrics_b, context, busy, elsewhere, contended)
+        for name, verdict in verdicts.items():
             ma, mb = metrics_a.get(name), metrics_b.get(name)
             va, vb = _value(ma), _value(mb)
-            verdict = judge(ma, mb, context, busy, elsewhere)
             tally[verdict] += 1
             if changed_only and verdict in ("pass", "recorded", "within noise"):
                 continue
@@ -171,7 +195,7 @@ def compare_runs(a: dict[str, Any], b: dict[str, Any], *, label_a: str = "A",
         out += ["Costs and timings not judged:", *notes, ""]
     out.append("Metrics: " + ", ".join(f"{n} {v}" for v, n in sorted(tally.items())) + ". "
                "Judged by the rule the plugin applies to baselines (A as the baseline, B's "
-               "tolerances; absolute timings of a starved run, or of runs at different "
+               "tolerances; absolute timings of a run on a busy machine, or of runs at different "
                "machine speeds, are busy; costs of runs on other hardware or CPU thread "
                "counts are not compared); sizes in bytes are shown in MiB.")
     return "\n".join(out) + "\n"

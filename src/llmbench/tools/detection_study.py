@@ -7,12 +7,16 @@ For every injected size (0 = unchanged code) and repeat setting, it runs
 ``pytest benchmarks --bench-profile PROFILE -p llmbench.tools.inject --inject-slowdown SIZE``
 ``--runs`` times, each a fresh process against the committed baselines, and counts how many
 runs the selected benchmarks failed (detections; false alarms for size 0) and how many were
-flagged "unconfirmed". Run it on a quiet machine with OMP_NUM_THREADS=1.
+flagged "unconfirmed", "improved" or "busy". Pytest arguments after ``--`` pass through (the
+kind of slowdown: ``-- --inject-how wait --inject-into backward``). ``--competitors N`` keeps
+N CPU-bound processes running beside every run: a genuinely busy machine. Run it on a quiet
+machine with OMP_NUM_THREADS=1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -20,12 +24,26 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from llmbench.report.tables import row_cells
 
 FAILING = ("regressed", "failed", "missing", "not comparable", "new", "error")
+
+
+@contextlib.contextmanager
+def competing(processes: int) -> Iterator[None]:
+    """``processes`` CPU-bound Python processes, for as long as the block runs."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
 
 
 def one_run(profile: str, select: str, size: float, repeats: str, extra: list[str],
@@ -66,14 +84,15 @@ def _why(record: dict[str, Any]) -> str:
 
 
 def study(profile: str, select: str, sizes: list[float], repeat_settings: list[str], runs: int,
-          extra: list[str], metric: str = "") -> list[dict[str, Any]]:
+          extra: list[str], metric: str = "", competitors: int = 0) -> list[dict[str, Any]]:
     rows = []
     for repeats in repeat_settings:
         for size in sizes:
             outcomes: list[dict[str, dict[str, Any]]] = []
             started = time.perf_counter()
             for _ in range(runs):
-                outcomes.append(one_run(profile, select, size, repeats, extra, metric))
+                with competing(competitors):
+                    outcomes.append(one_run(profile, select, size, repeats, extra, metric))
             per_benchmark: dict[str, Counter[str]] = {}
             for run in outcomes:
                 for benchmark, seen in run.items():
@@ -82,9 +101,9 @@ def study(profile: str, select: str, sizes: list[float], repeat_settings: list[s
                          "seconds": time.perf_counter() - started,
                          "failed_runs": sum(any(s["outcome"] in FAILING for s in run.values())
                                             for run in outcomes),
-                         "unconfirmed_runs": sum(any(s["outcome"] == "unconfirmed"
-                                                     for s in run.values())
-                                                 for run in outcomes),
+                         **{f"{kind}_runs": sum(any(s["outcome"] == kind for s in run.values())
+                                                for run in outcomes)
+                            for kind in ("unconfirmed", "improved", "busy")},
                          "why": [f"{b.split('/')[-1]} {s['outcome']}: {s['why']}"
                                  for run in outcomes for b, s in run.items() if s["why"]],
                          "per_benchmark": {b: dict(c) for b, c in sorted(per_benchmark.items())},
@@ -94,18 +113,23 @@ def study(profile: str, select: str, sizes: list[float], repeat_settings: list[s
     return rows
 
 
-def to_markdown(rows: list[dict[str, Any]], profile: str, select: str) -> str:
-    lines = [f"Profile `{profile}`, benchmarks `-k \"{select}\"`, each cell: runs (of "
-             f"{rows[0]['runs']}) in which a selected benchmark failed; in brackets, runs "
-             "flagged unconfirmed (visible, not failing). Size 0 = unchanged code (false "
-             "alarms).", "",
-             "| injected slowdown | --bench-repeats | failed runs | unconfirmed runs | "
-             "per benchmark (outcome counts) |", "|---:|---|---:|---:|---|"]
+def to_markdown(rows: list[dict[str, Any]], profile: str, select: str, extra: list[str] = (),
+                competitors: int = 0) -> str:
+    how = f", pytest arguments `{' '.join(extra)}`" if extra else ""
+    busy = (f", with {competitors} CPU-bound processes competing for the cores"
+            if competitors else "")
+    lines = [f"Profile `{profile}`, benchmarks `-k \"{select}\"`{how}{busy}. Each cell: runs "
+             f"(of {rows[0]['runs']}) in which a selected benchmark failed, and runs whose "
+             "outcome was unconfirmed, improved or busy (visible, not failing). Size 0 = "
+             "unchanged code (false alarms).", "",
+             "| injected slowdown | --bench-repeats | failed runs | unconfirmed | improved | busy "
+             "| per benchmark (outcome counts) |", "|---:|---|---:|---:|---:|---:|---|"]
     for row in rows:
         per = "; ".join(f"{b.split('/')[-1]}: " + ", ".join(f"{k} {v}" for k, v in c.items())
                         for b, c in row["per_benchmark"].items())
-        lines.append(f"| {_size_name(row['size'])} | {row['repeats']} | {row['failed_runs']}/{row['runs']} | "
-                     f"{row['unconfirmed_runs']} | {per} |")
+        lines.append(f"| {_size_name(row['size'])} | {row['repeats']} | "
+                     f"{row['failed_runs']}/{row['runs']} | {row.get('unconfirmed_runs', 0)} | "
+                     f"{row.get('improved_runs', 0)} | {row.get('busy_runs', 0)} | {per} |")
     for row in rows:
         for metric, runs in (row.get("changes") or {}).items():
             by_benchmark: dict[str, list[str]] = {}
@@ -138,11 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="write the markdown table here")
     parser.add_argument("--metric", default="",
                         help="also list this metric's change against its baseline in every run")
+    parser.add_argument("--competitors", type=int, default=0,
+                        help="CPU-bound processes kept running beside every run (a busy machine)")
     parser.add_argument("extra", nargs="*", help="more pytest arguments (after --)")
     args = parser.parse_args(argv)
     rows = study(args.profile, args.select, [float(s) for s in args.sizes.split(",")],
-                 args.repeats.split(","), args.runs, args.extra, args.metric)
-    table = to_markdown(rows, args.profile, args.select)
+                 args.repeats.split(","), args.runs, args.extra, args.metric, args.competitors)
+    table = to_markdown(rows, args.profile, args.select, args.extra, args.competitors)
     print(table)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
