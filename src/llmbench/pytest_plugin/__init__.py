@@ -4,6 +4,7 @@
 * ``check`` -- the ``regression`` fixture: repeats, ``decide``, record, fail;
 * ``session`` -- the run's records and the report written at the end;
 * ``terminal`` -- the tables printed to the terminal;
+* ``progress`` -- live progress lines of a running benchmark;
 * ``gpu_workers`` -- one GPU per pytest-xdist worker.
 
 May import every other layer (it sits on top, under ``cli`` and ``tools``).
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from llmbench.profiles import Profile
-from llmbench.pytest_plugin import remote
+from llmbench.pytest_plugin import progress, remote
 from llmbench.pytest_plugin.check import RegressionCheck, benchmark_id_for, record_for_error
 from llmbench.pytest_plugin.options import GROUP, add_options, check_options
 from llmbench.pytest_plugin.profiles import (
@@ -88,6 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     environment.set_hardware_key(config.getoption("hardware_key"))
     config.stash[STATE_KEY] = BenchSession(config)
+    progress.install(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

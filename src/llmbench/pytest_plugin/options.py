@@ -102,6 +102,10 @@ def add_options(parser: pytest.Parser) -> None:
                     help="when a benchmark regressed, is unconfirmed, or was busy (timings not "
                          "judged: machine busy or at another speed), measure it again (with its "
                          "repeats) up to N times and judge all samples together")
+    group.addoption("--bench-progress", choices=("auto", "on", "off"), default="auto",
+                    help="show what a running benchmark does (step or question k of n, elapsed, "
+                         "time left): in place on a terminal, plain lines in CI logs; auto "
+                         "(default): on unless -q")
     group.addoption("--bench-alpha", type=float, default=DEFAULT_ALPHA, metavar="P",
                     help=f"significance level for 'regressed' (default {DEFAULT_ALPHA})")
     group.addoption("--baseline-reason", default=None, metavar="TEXT",
