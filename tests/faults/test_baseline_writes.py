@@ -72,17 +72,22 @@ def test_nondeterministic_metric_is_refused(tmp_path):
 
 
 def test_read_only_directory_is_a_clear_error_naming_the_path(tmp_path):
-    if os.geteuid() == 0:
+    if os.geteuid() == 0:  # an expected skip in CI (tests/expected_skips.py)
         pytest.skip("root ignores directory permissions; the plugin-level test patches the "
                     "write instead")
     store = BaselineStore(tmp_path)
     path = store.write("p", "x/y/z", result(), env("cpu/a"), PROV)
+    before = path.read_bytes()
     path.parent.chmod(0o555)
     try:
-        with pytest.raises(BaselineWriteError, match="Permission denied"):
+        with pytest.raises(BaselineWriteError) as error:
             store.write("p", "x/y/z", result(loss=2.0), env("cpu/a"), PROV)
     finally:
         path.parent.chmod(0o755)
+    assert str(error.value).startswith(f"baseline file {path}: cannot be written: ")
+    assert "Permission denied" in str(error.value)
+    assert error.value.path == path
+    assert path.read_bytes() == before
 
 
 def test_disk_full_is_a_clear_error_and_leaves_no_temp_file(tmp_path, monkeypatch):
