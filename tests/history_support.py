@@ -23,6 +23,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+# psycopg (llmbench[history]) is imported here, at collection, outside every in-process pytester
+# run: a run removes the modules first imported inside it, and psycopg's C extension cannot be
+# imported twice in one process (a second import raises the first import's exception classes,
+# which SQLAlchemy then no longer recognises as the driver's).
+import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,8 +153,6 @@ def postgres_url():
 def postgres_db(postgres_url, request):
     """A fresh, empty database on that server for one test."""
     import hashlib
-
-    import psycopg
 
     name = "t_" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]
     with psycopg.connect(postgres_url, autocommit=True) as conn:
