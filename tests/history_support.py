@@ -2,8 +2,10 @@
 
 The PostgreSQL server comes from Debian's packages (`apt-get install postgresql`): initdb +
 pg_ctl in a temporary directory, listening on 127.0.0.1 only, as the `postgres` user when the
-tests run as root (initdb refuses root). Where it cannot start, the tests that need it skip with
-the reason; the SQLite tests run regardless.
+tests run as root (initdb refuses root). Where PostgreSQL is not installed, the tests that need it
+skip with the reason (a failure in CI, which installs it: tests/skip_policy.py); where it is
+installed, a server that does not initialise or start fails them. The SQLite tests run
+regardless.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+# psycopg (llmbench[history]) is imported here, at collection, outside every in-process pytester
+# run: a run removes the modules first imported inside it, and psycopg's C extension cannot be
+# imported twice in one process (a second import raises the first import's exception classes,
+# which SQLAlchemy then no longer recognises as the driver's).
+import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,20 +60,33 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_postgres() -> Iterator[str]:
-    """Yield a postgresql:// URL of a fresh server; stop and delete it afterwards."""
-    pytest.importorskip("psycopg", reason="psycopg 3 comes with llmbench[history]")
+def postgres_missing() -> str | None:
+    """What this machine lacks to run a PostgreSQL server for the tests, or None: the server's
+    programs, and a 'postgres' user to run them as when the tests run as root."""
     bindir = pg_bin_dir()
     if bindir is None or not (bindir / "initdb").exists():
-        pytest.skip("PostgreSQL server not installed (initdb/pg_ctl not found): "
-                    "apt-get install -y postgresql")
+        return ("PostgreSQL server not installed (initdb/pg_ctl not found): "
+                "apt-get install -y postgresql")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root and there is no 'postgres' user to run the server as"
+    return None
+
+
+def start_postgres() -> Iterator[str]:
+    """Yield a postgresql:// URL of a fresh server; stop and delete it afterwards. Skips where
+    PostgreSQL is not installed; fails where it is and does not initialise or start."""
+    missing = postgres_missing()
+    if missing:
+        pytest.skip(missing)
+    bindir = pg_bin_dir()
+    assert bindir is not None
     prefix: list[str] = []
     owner = None
     if os.geteuid() == 0:
-        try:
-            owner = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run the server as")
+        owner = pwd.getpwnam("postgres")
         prefix = ["runuser", "-u", "postgres", "--"]
     workdir = Path(tempfile.mkdtemp(prefix="llmbench-pg-"))
     data = workdir / "data"
@@ -78,20 +98,21 @@ def start_postgres() -> Iterator[str]:
         try:
             return subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=120)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            pytest.skip(f"cannot run {' '.join([*prefix, *args][:4])}: {exc}")
+            pytest.fail(f"cannot run {' '.join([*prefix, *args][:4])}: {exc}", pytrace=False)
 
     try:
         init = run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "llmbench",
                    "-E", "UTF8", "--no-sync")
         if init.returncode != 0:
-            pytest.skip(f"initdb failed: {init.stderr.strip()[-400:]}")
+            pytest.fail(f"initdb failed: {init.stderr.strip()[-400:]}", pytrace=False)
         start = run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(workdir / "log"), "-w",
                     "-t", "60", "-o",
                     f"-h 127.0.0.1 -p {port} -k {workdir} -c fsync=off -c max_connections=40",
                     "start")
         if start.returncode != 0:
             log = (workdir / "log").read_text() if (workdir / "log").exists() else ""
-            pytest.skip(f"PostgreSQL did not start: {start.stderr.strip()[-300:]} {log[-300:]}")
+            pytest.fail(f"PostgreSQL did not start: {start.stderr.strip()[-300:]} {log[-300:]}",
+                        pytrace=False)
         try:
             yield f"postgresql://llmbench@127.0.0.1:{port}/postgres"
         finally:
@@ -123,7 +144,8 @@ def nightly(results: dict[str, Any], nights: int, *, metric: str, shift_at: int 
 
 @pytest.fixture(scope="module")
 def postgres_url():
-    """A PostgreSQL server for the module's tests (skips with the reason where none starts)."""
+    """A PostgreSQL server for the module's tests (skips with the reason where PostgreSQL is not
+    installed)."""
     yield from start_postgres()
 
 
@@ -131,8 +153,6 @@ def postgres_url():
 def postgres_db(postgres_url, request):
     """A fresh, empty database on that server for one test."""
     import hashlib
-
-    import psycopg
 
     name = "t_" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]
     with psycopg.connect(postgres_url, autocommit=True) as conn:

@@ -24,6 +24,33 @@ def make_result(loss=1.0, runtime=10.0, params=None):
                    "curve_points": info(10)})
 
 
+# Every committed baseline stores the config_hash of its params; a change to how the hash is
+# computed (the JSON encoding, the fields, the digest) makes every one of them "not comparable".
+# Changing this pinned value therefore needs every baseline under baselines/ re-recorded
+# (--update-baselines) in the same change.
+PINNED_PARAMS = {"rank": 8, "lora_alpha": 32, "lora_dropout": 0.1, "steps": 20,
+                 "target_modules": ["q_proj", "k_proj", "v_proj"], "model": "smollm2-135m",
+                 "seq_len": None}
+PINNED_HASH = "678b293f525454f2"  # sha256 of the sorted-key JSON of suite and params, 16 hex
+
+
+def test_config_hash_of_a_fixed_params_dict_is_pinned():
+    assert config_hash("lora", PINNED_PARAMS) == PINNED_HASH
+    assert config_hash("lora", dict(reversed(PINNED_PARAMS.items()))) == PINNED_HASH
+    assert config_hash("quant", PINNED_PARAMS) != PINNED_HASH
+    assert config_hash("lora", {**PINNED_PARAMS, "steps": 21}) != PINNED_HASH
+
+
+def test_every_committed_baseline_carries_the_hash_of_its_params():
+    from pathlib import Path
+
+    files = sorted((Path(__file__).resolve().parents[1] / "baselines").rglob("*.json"))
+    assert files
+    for path in files:
+        data = json.loads(path.read_text())
+        assert config_hash(data["suite"], data["params"]) == data["config_hash"], path
+
+
 def test_write_then_load_round_trip(tmp_path):
     store = BaselineStore(tmp_path)
     path = store.write("smoke", "lora_ranks/lora_rank/r8", make_result(), CPU_ENV, PROV)

@@ -2,15 +2,11 @@
 
 import numpy as np
 import pytest
+from history_support import nightly, session
 
-pytest.importorskip("ruptures", reason="comes with llmbench[history]")
-pytest.importorskip("sqlalchemy", reason="comes with llmbench[history]")
-
-from history_support import nightly, session  # noqa: E402
-
-from llmbench.cli import main  # noqa: E402
-from llmbench.history import append_results  # noqa: E402
-from llmbench.history.changes import change_points, is_regression  # noqa: E402
+from llmbench.cli import main
+from llmbench.history import append_results
+from llmbench.history.changes import change_points, is_regression
 
 
 def noisy(n, rng, level=1.0, cv=0.03):

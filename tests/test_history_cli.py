@@ -1,12 +1,8 @@
 """``llmbench history`` commands on the recorded sessions."""
 
-import pytest
+from history_support import SESSIONS
 
-pytest.importorskip("sqlalchemy", reason="comes with llmbench[history]")
-
-from history_support import SESSIONS  # noqa: E402
-
-from llmbench.cli import main  # noqa: E402
+from llmbench.cli import main
 
 
 def test_import_is_idempotent_and_says_so(tmp_path, capsys):

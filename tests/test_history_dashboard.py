@@ -6,17 +6,13 @@ import io
 import re
 import threading
 
+import browser
 import pytest
+from history_support import nightly, session
 
-pytest.importorskip("sqlalchemy", reason="comes with llmbench[history]")
-pytest.importorskip("ruptures", reason="comes with llmbench[history]")
-
-import browser  # noqa: E402
-from history_support import nightly, session  # noqa: E402
-
-from llmbench.cli import main  # noqa: E402
-from llmbench.history import HistoryStore, append_results  # noqa: E402
-from llmbench.history.dashboard import write_site  # noqa: E402
+from llmbench.cli import main
+from llmbench.history import HistoryStore, append_results
+from llmbench.history.dashboard import write_site
 
 COMMIT_URL = "https://git.example/llmbench/commit/{commit}"
 

@@ -7,12 +7,9 @@ import pytest
 
 # torch must be imported before pytester's in-process runs snapshot sys.modules.
 import torch  # noqa: F401
+from history_support import postgres_db, postgres_url  # noqa: F401
 
-pytest.importorskip("sqlalchemy", reason="comes with llmbench[history]")
-
-from history_support import postgres_db, postgres_url  # noqa: E402, F401
-
-from llmbench.history import HistoryStore  # noqa: E402
+from llmbench.history import HistoryStore
 
 BENCH = """
 import os
@@ -80,7 +77,6 @@ def test_a_broken_store_is_a_warning_and_results_json_survives(bench):
 
 
 def test_under_xdist_the_run_is_appended_once_with_every_worker_s_benchmarks(bench):
-    pytest.importorskip("xdist")
     result = bench.runpytest("--bench-profile", "smoke", "--update-baselines", "-n", "2")
     result.assert_outcomes(passed=2)
     with HistoryStore(str(bench.path / ".llmbench" / "history.sqlite")) as store:

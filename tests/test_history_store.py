@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 from history_support import postgres_db, postgres_url, session, variant  # noqa: F401
 
-pytest.importorskip("sqlalchemy", reason="comes with llmbench[history]")
-
-from llmbench.history import (  # noqa: E402
+from llmbench.history import (
     HistoryError,
     HistoryStore,
     append_results,

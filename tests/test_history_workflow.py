@@ -2,11 +2,7 @@
 
 import re
 
-import pytest
-
-pytest.importorskip("ruamel.yaml", reason="comes with check-jsonschema (dev)")
-
-from test_workflows import load, pytest_commands, steps, uses  # noqa: E402
+from test_workflows import load, pytest_commands, steps, uses
 
 
 def step(wf, name):

@@ -213,7 +213,10 @@ def test_each_pair_type_is_the_auc_of_its_groups_and_memoized():
     # answers {0.9, 0.95, 0.8, 0.6, 0.4} vs evasive {0.3, 0.5}: 9 of 10 ordered right
     assert found.aucs["helpfulness_answer_vs_evasive"] == pytest.approx(0.9)
     assert found.pairs_counted["helpfulness_answer_vs_offtopic"] == (5, 1)
-    assert found.spearman is not None and -1 <= found.spearman <= 1
+    # correctness scores vs grades (right 2, partial 1, others 0), average ranks for ties:
+    # scores 0.9 0.8 | 0.6 | 0.95 0.4 | 0.1 | 0.3 0.5 rank 7 6 | 5 | 8 3 | 1 | 2 4,
+    # grades rank 7.5 7.5 | 6 | 3 3 | 3 | 3 3; Pearson of the ranks: 19.5 / sqrt(42 * 31.5)
+    assert found.spearman == pytest.approx(13 * math.sqrt(3) / 42)  # 0.5361
     assert found.judgments == 2 * 8 and found.unscored == 0  # keys x answers
     assert found.mean_score("correctness", "partial") == 0.6
     calls = len(client.calls)

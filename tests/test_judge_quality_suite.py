@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from fakes.judge_clients import ScriptedJudgeClient
@@ -45,6 +46,24 @@ def test_the_shipped_set_gives_every_pair_type_and_the_graded_correlation():
         result.metrics["auc_correctness_right_vs_wrong"].value
     assert "judge openai:gpt-test on 6 labelled questions" in result.notes[0]
     json.dumps(result.to_dict())
+
+
+def test_the_graded_correlation_by_hand(tmp_path):
+    path = tmp_path / "graded.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in [
+        {"question": "Q1?", "reference": "R1 and S1.", "right": "R1, S1.", "partial": "R1.",
+         "wrong": "T1."},
+        {"question": "Q2?", "reference": "R2 and S2.", "right": "R2, S2.", "partial": "S2.",
+         "wrong": "T2."}]) + "\n")
+    scores = {"R1, S1.": 0.9, "R2, S2.": 0.6, "R1.": 0.7, "S2.": 0.3, "T1.": 0.4, "T2.": 0.1}
+    judge = make_judge("openai:gpt-test", client=ScriptedJudgeClient(
+        lambda kw: scores[answer_of(kw).lstrip(">").strip()]))
+    result = run_judge_quality(JudgeSettings(determinism_items=0), "openai:gpt-test",
+                               judge=judge, pairs_path=path)
+    # scores right 0.9 0.6, partial 0.7 0.3, wrong 0.4 0.1 rank 6 4 5 2 3 1; grades 2 2 1 1 0 0
+    # rank 5.5 5.5 3.5 3.5 1.5 1.5. Pearson of the ranks: 12 / sqrt(17.5 * 16) = 3 / sqrt(17.5)
+    assert result.metrics["spearman_correctness_grade"].value == pytest.approx(
+        3 / math.sqrt(17.5))  # 0.7171
 
 
 def test_a_user_set_measures_only_the_pair_types_it_has(tmp_path):

@@ -1,7 +1,6 @@
 """End-to-end tests of the pytest plugin with pytester: a tiny benchmark, real baselines."""
 
 import json
-import sys
 
 import pytest
 
@@ -206,8 +205,6 @@ def test_junit_xml_carries_metrics_as_properties(bench):
     assert '<property name="loss" value="1.0"' in xml
 
 
-@pytest.mark.skipif("xdist" not in sys.modules and not __import__("importlib").util.find_spec(
-    "xdist"), reason="pytest-xdist not installed")
 def test_works_under_xdist_including_update(bench):
     # xdist workers are processes of their own: pin the speed probe there too (two workers on
     # two cores make it read the contention, which this test is not about)

@@ -68,6 +68,32 @@ def test_a_spike_reaches_medians_of_one_or_two_samples_only():
     assert both_single.sd == pytest.approx(0.2 * math.sqrt(2))
 
 
+def test_the_p_value_is_the_normal_tail_of_the_change_over_its_sd():
+    # Drift alone (no per-sample noise, no spikes): sd = 0.1 whatever the sample counts.
+    noise = NoiseModel(0.0, 0.1, "declared")
+    two_sd = shift_test([10.0], [12.0], worse_is_higher=True, noise=noise)  # +20 %
+    assert (two_sd.change, two_sd.sd, two_sd.z) == pytest.approx((0.2, 0.1, 2.0))
+    # P(Z > z) from a table of the standard normal: 1 -> 0.158655, 2 -> 0.022750, 3 -> 0.001350
+    assert two_sd.p_value == pytest.approx(0.0227501, rel=1e-5)
+    one_sd = shift_test([10.0], [11.0], worse_is_higher=True, noise=noise)
+    assert one_sd.p_value == pytest.approx(0.1586553, rel=1e-5)
+    three_sd = shift_test([100.0], [70.0], worse_is_higher=False, noise=noise)  # -30 % throughput
+    assert three_sd.p_value == pytest.approx(0.0013499, rel=1e-4)
+    # one-sided in the direction it moved: 20 % better has the same tail
+    better = shift_test([10.0], [8.0], worse_is_higher=True, noise=noise)
+    assert better.change == pytest.approx(-0.2) and better.p_value == pytest.approx(0.0227501,
+                                                                                      rel=1e-5)
+
+
+def test_the_median_term_of_the_sd_by_hand():
+    # within_cv 0.1 on 2 samples each side: 0.01 * pi/2 * (1/2 + 1/2) = 0.0157080; no drift
+    noise = NoiseModel(0.1, 0.0, "declared")
+    test = shift_test([10.0, 10.0], [12.5, 12.5], worse_is_higher=True, noise=noise)
+    assert test.sd == pytest.approx(0.1253314, rel=1e-6)
+    assert test.z == pytest.approx(0.25 / 0.1253314, rel=1e-6)  # 1.9947
+    assert test.p_value == pytest.approx(0.0230372, rel=1e-4)  # P(Z > 1.9947)
+
+
 def test_shift_test_direction():
     noise = NoiseModel(0.01, 0.0, "declared")
     faster = shift_test([1.0, 1.0], [0.5, 0.5], worse_is_higher=True, noise=noise)

