@@ -124,7 +124,7 @@ class Context:
 
 
 # Metrics that run at the machine's speed (memory and ratios of two timings do not).
-SPEED_KINDS = ("time", "throughput")
+SPEED_KINDS = ("time", "throughput", "host_time", "host_throughput")
 
 
 def declared_noise(metric: Metric, device_class: str) -> Tolerance:
