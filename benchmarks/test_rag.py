@@ -101,7 +101,7 @@ def _clear_failures(case: str) -> Iterator[None]:
         raise pytest.fail.Exception(f"{case}: {exc}", pytrace=False) from None
 
 
-def _judge(config: pytest.Config, profile: Profile) -> Any:
+def _judge(config: pytest.Config, profile: Profile, device: str) -> Any:
     spec = _judge_spec(config, profile.rag)
     if spec == "none":
         return None
@@ -111,7 +111,8 @@ def _judge(config: pytest.Config, profile: Profile) -> Any:
     try:
         # the judge's AUCs on these labelled answers go into every result it scores
         labelled = load_items(profile.judge, config.getoption("judge_pairs"))
-        return rag_judge(spec, config.getoption("judge_repeats"), labelled=labelled)
+        return rag_judge(spec, config.getoption("judge_repeats"), labelled=labelled,
+                         device=device)  # the configuration's device, like its models
     except JudgeUnavailable as exc:
         pytest.skip(f"judge {spec}: {exc} (or run with --judge none)")
     except JudgePairsError as exc:
@@ -124,7 +125,7 @@ def test_rag(rag_config, bench_profile, bench_device, regression, request):
     if generator not in settings.generators or retriever not in settings.retrievers:
         pytest.skip(f"profile {bench_profile.name!r} does not include {generator} + {retriever}")
     skip_without_hub(bench_profile, _hub_repos(settings, generator, retriever))
-    judge = _judge(request.config, bench_profile)
+    judge = _judge(request.config, bench_profile, bench_device)
 
     def run(seed: int):
         with _clear_failures(config_id(generator, retriever)):

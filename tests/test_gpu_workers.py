@@ -95,7 +95,8 @@ def test_real_xdist_workers_each_see_one_gpu(pytester: pytest.Pytester,
 from llmbench.pytest_plugin.gpu_workers import assign_gpu
 
 def pytest_configure(config):
-    assign_gpu()  # what the llmbench plugin does first in its pytest_configure
+    # what the llmbench plugin does first in its pytest_configure (the controller hands out)
+    assign_gpu(distributing=not hasattr(config, "workerinput") and config.option.dist != "no")
 """)
     out = pytester.path / "seen"
     out.mkdir()
@@ -122,3 +123,42 @@ def test_the_plugin_pins_each_xdist_worker_to_one_gpu(pytester: pytest.Pytester,
     result.assert_outcomes(passed=4)
     assert {(p.name.split("-")[0], p.read_text()) for p in out.iterdir()} == {("gw0", "6"),
                                                                               ("gw1", "7")}
+
+
+def test_a_run_without_xdist_is_pinned_to_the_first_of_several_gpus():
+    env: dict[str, str] = {}
+    assert assign_gpu(env, four_gpus) == "0"
+    assert env["CUDA_VISIBLE_DEVICES"] == "0"  # Trainer sees one GPU: no DataParallel
+    listed = {"CUDA_VISIBLE_DEVICES": "3,1"}
+    assert assign_gpu(listed, no_gpus) == "3" and listed["CUDA_VISIBLE_DEVICES"] == "3"
+
+
+def test_the_xdist_controller_and_a_single_gpu_are_left_alone():
+    controller = {"CUDA_VISIBLE_DEVICES": "0,1"}
+    assert assign_gpu(controller, no_gpus, distributing=True) is None
+    assert controller == {"CUDA_VISIBLE_DEVICES": "0,1"}  # its workers split these
+    single: dict[str, str] = {}
+    assert assign_gpu(single, lambda: ["0"]) is None and single == {}
+    switched_off = {SWITCH: "0"}
+    assert assign_gpu(switched_off, four_gpus) is None and "CUDA_VISIBLE_DEVICES" not in \
+        switched_off
+
+
+def test_the_plugin_pins_a_run_without_xdist_to_one_gpu(pytester: pytest.Pytester,
+                                                        monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "6,7")
+    monkeypatch.delenv(SWITCH, raising=False)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    out = pytester.path / "seen"
+    out.mkdir()
+    monkeypatch.setenv("GPU_MAP_OUT", str(out))
+    pytester.makepyfile("""
+import os
+from pathlib import Path
+
+def test_record():
+    (Path(os.environ["GPU_MAP_OUT"]) / "main").write_text(os.environ["CUDA_VISIBLE_DEVICES"])
+""")
+    result = pytester.runpytest_subprocess("-p", "llmbench.pytest_plugin", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert (out / "main").read_text() == "6"

@@ -8,7 +8,8 @@ Pairs are batched in a fixed order (by length, ties by input order), so the same
 bit-identical numbers run after run.
 
 A shared ``prefix`` (e.g. in-context demonstrations) runs once: its key/value cache is kept and
-repeated across each batch, so every pair pays only for its own tokens.
+repeated across each batch, so every pair pays only for its own tokens. Inputs go to the device
+the model is on.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class TokenLogProbs:
         self.batch_size = batch_size
         self.max_tokens = max_tokens
         self._torch = torch
+        self.device = next(model.parameters()).device
         params = inspect.signature(model.forward).parameters
         self._keep_arg = "logits_to_keep" in params
         # transformers renamed `past_key_values` to `cache` during 5.x
@@ -100,7 +102,8 @@ class TokenLogProbs:
             torch = self._torch
             ids = self.tokenizer(prefix, add_special_tokens=True)["input_ids"]
             with torch.inference_mode():
-                out = self.model(input_ids=torch.tensor([ids]), use_cache=True,
+                out = self.model(input_ids=torch.tensor([ids], device=self.device),
+                                 use_cache=True,
                                  **({"logits_to_keep": 1} if self._keep_arg else {}))
             cache = out.cache if self._cache_arg == "cache" else out.past_key_values
             self._prefixes[prefix] = (len(ids), cache)
@@ -126,15 +129,16 @@ class TokenLogProbs:
             kwargs[self._cache_arg] = cache
             mask = torch.cat([torch.ones((len(encoded), length), dtype=torch.long), mask], dim=1)
         with torch.inference_mode():
-            logits = self.model(input_ids=input_ids, attention_mask=mask,
+            logits = self.model(input_ids=input_ids.to(self.device),
+                                attention_mask=mask.to(self.device),
                                 use_cache=bool(prefix), **kwargs).logits
         logits = logits[:, -keep:]  # all positions when the model ignores logits_to_keep
         offset = width - keep  # absolute position of logits[:, 0]
         logprobs = torch.log_softmax(logits.float(), dim=-1)
         out = []
         for row, (ids, start) in enumerate(encoded):
-            targets = torch.tensor(ids[start:])
-            positions = torch.arange(start - 1, len(ids) - 1) - offset
+            targets = torch.tensor(ids[start:], device=self.device)
+            positions = torch.arange(start - 1, len(ids) - 1, device=self.device) - offset
             out.append(logprobs[row, positions, targets].tolist())
         self.forward_passes += 1
         self.tokens_scored += sum(len(ids) for ids, _ in encoded)

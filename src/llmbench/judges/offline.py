@@ -225,8 +225,9 @@ def model_spec(judge_spec: str) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def offline_judge(judge_spec: str) -> LikelihoodJudge:
-    """The likelihood judge for ``smollm2-135m`` or ``hf:<id or path>``; loaded once per process.
+def offline_judge(judge_spec: str, device: str = "cpu") -> LikelihoodJudge:
+    """The likelihood judge for ``smollm2-135m`` or ``hf:<id or path>`` on ``device``; loaded
+    once per process and device.
 
     A model that cannot be loaded here (a hub id without network or cache, a missing folder)
     makes the judge unavailable, with the loader's reason."""
@@ -240,7 +241,7 @@ def offline_judge(judge_spec: str) -> LikelihoodJudge:
     spec = model_spec(judge_spec)
     try:
         # the same loaded copy as the RAG generator's (read-only users share one)
-        model, tokenizer = inference_model(spec), load_tokenizer(spec)
+        model, tokenizer = inference_model(spec, device=device), load_tokenizer(spec)
     except (HubUnreachableError, UnknownModelError, OSError) as exc:
         raise JudgeUnavailable(f"judge {judge_spec}: cannot load its model: {exc}") from None
     return LikelihoodJudge(judge_spec, TokenLogProbs(model, tokenizer, spec))

@@ -163,12 +163,14 @@ def validate_judge_spec(spec: str) -> None:
 
 
 def make_judge(spec: str, *, client: Any = None, attempts: int = DEFAULT_ATTEMPTS,
-               timeout_s: float = DEFAULT_TIMEOUT_S, retries: int = DEFAULT_RETRIES) -> Judge:
-    """Build the judge for ``spec``; pass ``client`` to use a ready OpenAI-shaped client."""
+               timeout_s: float = DEFAULT_TIMEOUT_S, retries: int = DEFAULT_RETRIES,
+               device: str = "cpu") -> Judge:
+    """Build the judge for ``spec``; pass ``client`` to use a ready OpenAI-shaped client.
+    ``device``: where an offline judge's model runs (a benchmark's own device)."""
     if spec == OFFLINE_JUDGE or (spec.startswith(HF_PREFIX) and spec[len(HF_PREFIX):]):
         from llmbench.judges.offline import offline_judge  # likelihood scoring, no client
 
-        return offline_judge(spec)
+        return offline_judge(spec, device)
     if spec.startswith(OPENAI_PREFIX) and spec[len(OPENAI_PREFIX):]:
         model = spec[len(OPENAI_PREFIX):]
         if client is None:
@@ -186,7 +188,8 @@ def make_judge(spec: str, *, client: Any = None, attempts: int = DEFAULT_ATTEMPT
 
 
 @functools.lru_cache(maxsize=4)
-def cached_judge(spec: str) -> Judge:
-    """One judge per spec and process: the offline model loads once per pytest session."""
-    return make_judge(spec)
+def cached_judge(spec: str, device: str = "cpu") -> Judge:
+    """One judge per spec, device and process: the offline model loads once per pytest
+    session."""
+    return make_judge(spec, device=device)
 

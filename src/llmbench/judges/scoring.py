@@ -56,9 +56,10 @@ def sample_std(values: Sequence[float]) -> float | None:
     return statistics.stdev(values) if len(values) >= 2 else None
 
 
-def rag_judge(spec: str, repeats: int = 1, *, labelled: Sequence[LabelledItem] | None = None
-              ) -> Callable[[Sequence[Any]], JudgeOutcome] | None:
+def rag_judge(spec: str, repeats: int = 1, *, labelled: Sequence[LabelledItem] | None = None,
+              device: str = "cpu") -> Callable[[Sequence[Any]], JudgeOutcome] | None:
     """The ``judge`` argument of ``run_rag_benchmark`` for ``--judge SPEC``; None for "none".
+    An offline judge runs on ``device``, the configuration's own.
 
     Builds the judge now, so an unknown spec (``UnknownJudgeError``) or a missing API key
     (``JudgeUnavailable``: skip) surfaces before any answer is generated. ``labelled``: the
@@ -67,7 +68,7 @@ def rag_judge(spec: str, repeats: int = 1, *, labelled: Sequence[LabelledItem] |
         return None
     if repeats < 1:
         raise ValueError(f"--judge-repeats must be >= 1, got {repeats}")
-    judge = cached_judge(spec)
+    judge = cached_judge(spec, device)
     return functools.partial(judge_records, judge_spec=spec, repeats=repeats, judge=judge,
                              labelled=labelled)
 

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 import psutil
 import torch
 
+from llmbench.measure.device_memory import DeviceMemory, MemoryReading, device_memory_for
+
 MB = 1e6
 
 
@@ -88,9 +90,11 @@ class LatencyReport:
 
 @dataclass(frozen=True)
 class CudaMemoryReport:
-    peak_allocated_mb: float
+    peak_allocated_mb: float  # the benchmark's own: growth over what it found
     peak_reserved_mb: float
     device_total_mb: float
+    found_allocated_mb: float = 0.0  # held when the benchmark started (other benchmarks' models)
+    found_reserved_mb: float = 0.0
 
     @property
     def peak_allocated_pct(self) -> float:
@@ -101,29 +105,43 @@ class CudaMemoryReport:
 
 
 class CudaMemoryTracker:
-    """Peak CUDA memory allocated and reserved by this process during the block.
+    """Peak device memory of the block, as growth over what the benchmark found.
 
-    The peak counters are reset on entry, so memory held before the block (e.g. the loaded
-    model) counts, but earlier peaks (e.g. during loading) do not.
+    ``found`` is the reading taken when the benchmark started, before it loaded its model
+    (``device_memory.settled_reading``); by default, the reading on entry. The peak counters
+    are reset on entry, so what the benchmark loaded before the block (its model) counts,
+    earlier peaks (while loading) do not, and neither does what other benchmarks of the process
+    still hold (cached models, cuBLAS workspaces). ``memory``: the device's counters (default
+    ``torch.cuda``'s; tests pass a fake).
     """
 
-    def __init__(self, device: str = "cuda") -> None:
-        if not str(device).startswith("cuda"):
-            raise ValueError(f"CudaMemoryTracker needs a CUDA device, got {device!r}")
+    def __init__(self, device: str = "cuda", *, memory: DeviceMemory | None = None,
+                 found: MemoryReading | None = None) -> None:
+        if memory is None:
+            memory = device_memory_for(device)
+            if memory is None:
+                raise ValueError(f"CudaMemoryTracker needs a CUDA device, got {device!r}")
         self.device = device
+        self.memory = memory
+        self.found = found
         self.report: CudaMemoryReport | None = None
 
     def __enter__(self) -> CudaMemoryTracker:
-        synchronize(self.device)
-        torch.cuda.reset_peak_memory_stats(self.device)
+        self.memory.synchronize()
+        if self.found is None:
+            self.found = self.memory.current()
+        self.memory.reset_peaks()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        synchronize(self.device)
+        self.memory.synchronize()
+        peaks, found = self.memory.peaks(), self.found
         self.report = CudaMemoryReport(
-            peak_allocated_mb=torch.cuda.max_memory_allocated(self.device) / MB,
-            peak_reserved_mb=torch.cuda.max_memory_reserved(self.device) / MB,
-            device_total_mb=torch.cuda.get_device_properties(self.device).total_memory / MB,
+            peak_allocated_mb=(peaks.allocated - found.allocated) / MB,
+            peak_reserved_mb=(peaks.reserved - found.reserved) / MB,
+            device_total_mb=self.memory.total() / MB,
+            found_allocated_mb=found.allocated / MB,
+            found_reserved_mb=found.reserved / MB,
         )
 
 

@@ -5,7 +5,7 @@
 * ``session`` -- the run's records and the report written at the end;
 * ``terminal`` -- the tables printed to the terminal;
 * ``progress`` -- live progress lines of a running benchmark;
-* ``gpu_workers`` -- one GPU per pytest-xdist worker.
+* ``gpu_workers`` -- one GPU per pytest process (each xdist worker its own).
 
 May import every other layer (it sits on top, under ``cli`` and ``tools``).
 """
@@ -74,7 +74,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from llmbench.pytest_plugin.gpu_workers import assign_gpu
 
     try:
-        assign_gpu()  # before anything initialises CUDA: one GPU per xdist worker
+        # before anything initialises CUDA: one GPU per process (each xdist worker its own)
+        assign_gpu(distributing=_is_xdist_controller(config))
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     for name, text in MARKERS.items():
@@ -195,6 +196,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
 
 def _is_xdist_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    """Does this process hand the tests to xdist workers (``-n N`` with N >= 1)? xdist's
+    ``pytest_cmdline_main`` has set ``dist`` by the time ``pytest_configure`` runs."""
+    return not _is_xdist_worker(config) and getattr(config.option, "dist", "no") != "no"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

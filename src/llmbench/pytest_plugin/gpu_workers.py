@@ -1,4 +1,5 @@
-"""One GPU per pytest-xdist worker: ``pytest benchmarks -m gpu -n 4`` on a 4-GPU runner.
+"""One GPU per pytest process: ``pytest benchmarks -m gpu -n 4`` on a 4-GPU runner gives each
+xdist worker its own, and a run without xdist uses one.
 
 Each xdist worker (``PYTEST_XDIST_WORKER=gw0, gw1, ...``) gets ``CUDA_VISIBLE_DEVICES`` set to
 one entry of the GPUs visible to the whole run: the entries of ``CUDA_VISIBLE_DEVICES`` when it
@@ -7,9 +8,14 @@ entry ``N mod len(gpus)``, so with more workers than GPUs some share one (and th
 suffer: use ``-n <number of GPUs>`` for cost baselines). Inside the worker the GPU is then
 ``cuda:0``, so its name (the hardware key of cost baselines) is that of the worker's GPU.
 
-It applies automatically in xdist workers; ``LLMBENCH_GPU_PER_WORKER=0`` turns it off (e.g. for
-benchmarks that want all GPUs in every worker). It must run before CUDA is initialised: the
-plugin calls ``assign_gpu()`` first thing in ``pytest_configure``.
+A run without xdist that sees several GPUs is pinned to the first: a benchmark measures one GPU,
+and transformers' Trainer would otherwise wrap the model in ``DataParallel`` over all of them
+(batches of ``batch_size x n_gpu`` where the benchmarks count ``batch_size``). The xdist
+controller is left alone: its workers inherit its environment and pick their own GPU.
+
+``LLMBENCH_GPU_PER_WORKER=0`` turns both off (e.g. for benchmarks that want all GPUs). It must
+run before CUDA is initialised: the plugin calls ``assign_gpu()`` first thing in
+``pytest_configure``.
 """
 
 from __future__ import annotations
@@ -63,23 +69,27 @@ def _cuda_initialized() -> bool:
 
 
 def assign_gpu(environ: MutableMapping[str, str] | None = None,
-               list_gpus: Callable[[], list[str]] = nvidia_smi_gpus) -> str | None:
-    """Pin this xdist worker to one GPU via CUDA_VISIBLE_DEVICES; returns it, or None when
-    nothing was changed (not a worker, switched off, no GPU)."""
+               list_gpus: Callable[[], list[str]] = nvidia_smi_gpus, *,
+               distributing: bool = False) -> str | None:
+    """Pin this process to one GPU via CUDA_VISIBLE_DEVICES: an xdist worker to its own, a run
+    without xdist to the first it sees. Returns the GPU, or None when nothing was changed
+    (switched off, the xdist controller (``distributing``), one GPU or none)."""
     environ = os.environ if environ is None else environ
     switch = environ.get(SWITCH, "1")
     if switch not in ("0", "1"):
-        raise ValueError(f"{SWITCH}={switch!r}: use 1 (one GPU per xdist worker, the default) "
-                         "or 0 (workers see every GPU)")
+        raise ValueError(f"{SWITCH}={switch!r}: use 1 (one GPU per pytest process, the "
+                         "default) or 0 (every process sees every GPU)")
     index = worker_index(environ.get("PYTEST_XDIST_WORKER"))
-    if switch == "0" or index is None:
+    if switch == "0" or (index is None and distributing):
         return None
     gpus = visible_gpus(environ, list_gpus)
-    if not gpus:
+    if not gpus or (index is None and len(gpus) == 1):
         return None
+    if index is None:
+        index = 0  # one process, several GPUs: the first
     if _cuda_initialized():
-        warnings.warn(f"{SWITCH}: CUDA was initialised before the worker's GPU was chosen; "
-                      "CUDA_VISIBLE_DEVICES is left alone", RuntimeWarning, stacklevel=2)
+        warnings.warn(f"{SWITCH}: CUDA was initialised before this process's GPU was "
+                      "chosen; CUDA_VISIBLE_DEVICES is left alone", RuntimeWarning, stacklevel=2)
         return None
     workers = int(environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
     if workers > len(gpus) and index == 0:

@@ -63,6 +63,30 @@ def cpu_signature() -> str:
     return "; ".join(parts) or platform.machine()
 
 
+@functools.lru_cache(maxsize=1)
+def nvidia_driver_version() -> str | None:
+    """The NVIDIA driver's version (``550.54.15``): from NVML when nvidia-ml-py is installed,
+    else from ``nvidia-smi``; None without either. One driver serves every GPU of a machine."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            version = pynvml.nvmlSystemGetDriverVersion()
+        finally:
+            pynvml.nvmlShutdown()
+        return version.decode() if isinstance(version, bytes) else str(version)
+    except Exception:  # not installed, or no driver: NVML raises its own error types
+        pass
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = out.stdout.split() if out.returncode == 0 else []
+    return lines[0] if lines else None
+
+
 def cuda_info(device_index: int = 0) -> dict[str, Any]:
     import torch
 
@@ -73,8 +97,21 @@ def cuda_info(device_index: int = 0) -> dict[str, Any]:
         "gpu_name": props.name,
         "gpu_memory_bytes": int(props.total_memory),
         "gpu_count": torch.cuda.device_count(),
+        "compute_capability": f"{props.major}.{props.minor}",
+        "driver_version": nvidia_driver_version(),
         "cuda_version": torch.version.cuda,
     }
+
+
+def cuda_hardware_key(info: dict[str, Any]) -> str:
+    """``cuda/<GPU name> cc<major.minor> driver <version> cuda <runtime>``: what decides the
+    speed of the kernels a benchmark runs. Not the GPU count: a benchmark runs on one GPU (the
+    plugin pins one per process), and an xdist worker sees one where a plain run sees all."""
+    if not info:
+        return "cuda/unknown"
+    return (f"cuda/{info.get('gpu_name', 'unknown')} cc{info.get('compute_capability', '?')} "
+            f"driver {info.get('driver_version') or 'unknown'} "
+            f"cuda {info.get('cuda_version') or 'unknown'}")
 
 
 _HARDWARE_KEY_OVERRIDE: list[str] = []  # set by --hardware-key for the run
@@ -87,16 +124,16 @@ def set_hardware_key(name: str | None) -> None:
 
 
 def hardware_key(device: str) -> str:
-    """Cost metrics compare only between results that share this key: device class, model and
-    count (``cuda/NVIDIA H100 80GB HBM3 x1``, ``cpu/AMD EPYC 7B13 x2``), or the name a team gave
+    """Cost metrics compare only between results that share this key: the CPU's model and core
+    count (``cpu/AMD EPYC 7B13 x2``), the GPU's name, compute capability, driver and CUDA runtime
+    (``cuda/NVIDIA H100 80GB HBM3 cc9.0 driver 550.54.15 cuda 12.4``), or the name a team gave
     the runner (``--hardware-key`` / ``$LLMBENCH_HARDWARE_KEY``)."""
     named = (_HARDWARE_KEY_OVERRIDE[0] if _HARDWARE_KEY_OVERRIDE
              else os.environ.get(HARDWARE_KEY_ENV, "").strip())
     if named:
         return named
-    if device == "cuda":
-        info = cuda_info()
-        return f"cuda/{info.get('gpu_name', 'unknown')} x{info.get('gpu_count', 0)}"
+    if str(device).startswith("cuda"):
+        return cuda_hardware_key(cuda_info())
     return f"cpu/{cpu_model()} x{os.cpu_count()}"
 
 
@@ -147,7 +184,7 @@ def fingerprint(device: str) -> dict[str, Any]:
         "os": f"{platform.system()} {platform.release()}",
         "packages": {name: package_version(name) for name in TRACKED_PACKAGES},
     }
-    if device == "cuda":
+    if str(device).startswith("cuda"):
         env.update(cuda_info())
     return env
 

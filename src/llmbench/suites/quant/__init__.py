@@ -3,7 +3,7 @@
 * ``precisions`` -- the table of precision ids and how each loads; availability checks.
 * ``footprint`` -- bytes of the weights, bitsandbytes' quantization state included.
 * ``reference`` -- the fp32 reference and the quantization error against it.
-* ``latency`` -- round timers for the fixed inference workloads.
+* ``qlora`` -- QLoRA on a loaded model (float16 on CUDA: autocast + loss scaling).
 * ``runner`` -- ``run_quant_benchmark(settings, precision, device)`` -> ``Result``.
 """
 

@@ -106,6 +106,13 @@ def load_kwargs(precision_id: str, compute_dtype: str = "float32") -> dict[str, 
     return {"dtype": compute, "quantization_config": BitsAndBytesConfig(**options)}
 
 
+def activation_dtype(precision_id: str, compute_dtype: str = "float32") -> torch.dtype:
+    """The dtype a model loaded at this precision computes in: its own for a plain load, the
+    compute dtype for bitsandbytes (its layers dequantize to it)."""
+    precision = get_precision(precision_id)
+    return torch_dtype(compute_dtype if precision.is_bitsandbytes else precision.dtype)
+
+
 @dataclass(frozen=True)
 class BitsAndBytesStatus:
     """What this installation offers: ``version`` is None when bitsandbytes is missing."""

@@ -13,41 +13,39 @@ Knows nothing of pytest or baselines. Per precision (metric names as in the Resu
   eval batch, ``generate_min_s`` / ``generate_tokens_per_s`` for greedy generation of
   ``generate_tokens`` tokens from a fixed prompt: the fastest of ``latency_rounds`` timed rounds
   after warm-up rounds (mean / median / stdev recorded beside it).
-* QLoRA: LoRA r=``qlora_rank`` (the LoRA suite's recipe) on top of the loaded model, trained
-  with the shared loop for ``qlora_steps`` steps: ``qlora_final_loss``, ``qlora_runtime_s``,
-  ``qlora_tokens_per_s``, ``qlora_trainable_params``.
+* QLoRA: LoRA r=``qlora_rank`` (the LoRA suite's recipe) on a fresh load of the model at this
+  precision (loaded after the evaluated one is released: a user's QLoRA run holds one model),
+  trained with the shared loop for ``qlora_steps`` steps: ``qlora_final_loss``,
+  ``qlora_runtime_s``, ``qlora_tokens_per_s``, ``qlora_trainable_params``. A model that computes
+  in float16 trains on CUDA under autocast with a loss scaler (``measure.training``).
 * memory while training: ``qlora_peak_rss_mb`` (CPU: the process's RSS sampled during QLoRA) or
   ``peak_cuda_allocated_mb`` / ``peak_cuda_reserved_mb`` during QLoRA and ``cuda_model_mb``
-  after load (CUDA).
+  after load (CUDA): the benchmark's own, growth over what the device held when it started
+  (``measure.device_memory``).
+
+Timings bound by the host on a GPU (``load_s``, the 8-token ``generate_*``) are of the kinds
+``host_time`` / ``host_throughput`` (``regression.tolerances``).
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from peft import get_peft_model, prepare_model_for_kbit_training
 
-from llmbench.measure.adapters import check_target_modules, lora_config
+from llmbench.measure.adapters import lora_config
+from llmbench.measure.device_memory import DeviceMemory, device_memory_for, settled_reading
 from llmbench.measure.latency import RoundTimer, time_rounds
 from llmbench.measure.oom import guard_oom
 from llmbench.measure.progress import get_logger
-from llmbench.measure.trackers import CudaMemoryTracker, RssSampler, Timer, synchronize
-from llmbench.measure.training import (
-    TrainConfig,
-    evaluate_loss,
-    release_memory,
-    train,
-)
+from llmbench.measure.trackers import RssSampler, Timer, synchronize
+from llmbench.measure.training import evaluate_loss, release_memory
 from llmbench.profiles import LoraSettings, QuantSettings
 from llmbench.regression.results import (
     Determinism,
-    Direction,
-    Metric,
     Result,
     cost,
     info,
@@ -69,6 +67,7 @@ from llmbench.suites.quant.precisions import (
     load_kwargs,
     require_available,
 )
+from llmbench.suites.quant.qlora import add_qlora_metrics, run_qlora
 from llmbench.suites.quant.reference import (
     Fp32Reference,
     ReferenceCache,
@@ -207,8 +206,12 @@ def compute_fp32_reference(settings: QuantSettings, data: QuantData, device: str
 
 def run_quant_benchmark(settings: QuantSettings, precision: str, device: str = "cpu", *,
                         timer: RoundTimer | None = None,
-                        references: ReferenceCache | None = None) -> Result:
+                        references: ReferenceCache | None = None,
+                        device_memory: DeviceMemory | None = None) -> Result:
     """Measure ``precision`` of ``settings.model`` on ``device``.
+
+    ``device_memory``: the device's memory counters (default: ``torch.cuda``'s on CUDA, none on
+    a CPU; tests pass a fake).
 
     Raises ``UnknownPrecisionError`` (lists the valid ids), ``PrecisionUnavailable`` (the caller
     skips: bitsandbytes missing/too old, device without a backend or without bf16),
@@ -220,11 +223,13 @@ def run_quant_benchmark(settings: QuantSettings, precision: str, device: str = "
     references = REFERENCES if references is None else references
     name = (f"{precision} on {settings.model} ({device}, seq_len={settings.seq_len}, "
             f"batch_size={settings.batch_size}, qlora_steps={settings.qlora_steps})")
-    return guard_oom(lambda: _run(settings, spec, device, timer, references, name), name)
+    memory = device_memory or device_memory_for(device)
+    return guard_oom(lambda: _run(settings, spec, device, timer, references, name, memory), name)
 
 
 def _run(settings: QuantSettings, precision: Precision, device: str,
-         timer: RoundTimer | None, references: ReferenceCache, name: str) -> Result:
+         timer: RoundTimer | None, references: ReferenceCache, name: str,
+         memory: DeviceMemory | None) -> Result:
     data = prepare_data(settings)
     if settings.model in OFFLINE_SPECS:
         local_model_dir(settings.model)  # a first-time conversion is not load time
@@ -237,18 +242,15 @@ def _run(settings: QuantSettings, precision: Precision, device: str,
     release_memory()
 
     result = Result(suite="quant", params=benchmark_params(settings, precision.id))
-    on_cuda = device.startswith("cuda")
     warm_up_loading(settings, precision, device)
+    found = settled_reading(memory) if memory else None  # what others hold on the device
     with Timer(device) as load_timer:
         model = load_precision(settings, precision, device)
     layers = check_quantized(model, precision, settings.model, device)
     footprint = weight_footprint(model)
     log.info("%s: loaded in %.1f s, weights %.1f MB", name, load_timer.report.seconds,
              footprint.total_bytes / 1e6)
-    cuda_model_mb = torch.cuda.memory_allocated(device) / 1e6 if on_cuda else None
-    # QLoRA trains a copy taken now: on CPUs with AVX512-BF16, bitsandbytes repacks 4-bit
-    # weights for inference on the first eval forward, and that layout cannot be trained.
-    qlora_model = copy.deepcopy(model)
+    cuda_model_mb = ((memory.current().allocated - found.allocated) / 1e6 if memory else None)
 
     with Timer(device) as eval_timer:
         eval_loss = evaluate_loss(model, data.eval_set, batch_size=settings.batch_size,
@@ -266,14 +268,23 @@ def _run(settings: QuantSettings, precision: Precision, device: str,
     del model
     release_memory()
 
+    # QLoRA trains a fresh load, not a copy of the evaluated model: on CPUs with AVX512-BF16,
+    # bitsandbytes repacks 4-bit weights for inference on the first eval forward, a layout that
+    # cannot be trained; and a deep copy of a 4-bit model keeps the original alive (bitsandbytes
+    # 0.50.2's Params4bit.__deepcopy__ gives the copied weight the original Linear4bit as its
+    # ``module``), so its peak memory would hold two quantized models.
+    with Timer(device) as qlora_load_timer:
+        qlora_model = load_precision(settings, precision, device)
     with RssSampler() as rss, Timer(device) as qlora_timer:
-        qlora = _run_qlora(qlora_model, precision, settings, data, device, name)
+        qlora = run_qlora(qlora_model, precision, settings, data.train_set,
+                          data.pad_token_id, device, name, memory, found)
     del qlora_model
     release_memory()
     log.info("%s: QLoRA loss %.4f after %d steps", name, qlora["loss_curve"][-1],
              settings.qlora_steps)
 
-    result.phases = {"load": load_timer.report.seconds, "eval": eval_timer.report.seconds,
+    result.phases = {"load": load_timer.report.seconds + qlora_load_timer.report.seconds,
+                     "eval": eval_timer.report.seconds,
                      "inference": inference_timer.report.seconds,
                      "train": qlora_timer.report.seconds}
     error = quantization_error(eval_loss, footprint.total_bytes, reference)
@@ -281,13 +292,17 @@ def _run(settings: QuantSettings, precision: Precision, device: str,
                         device)
     _add_accuracy_metrics(result, eval_loss, error.eval_loss_delta, device)
     _add_inference_metrics(result, inference, device)
-    _add_qlora_metrics(result, qlora, device)
-    if on_cuda:
+    add_qlora_metrics(result, qlora, device)
+    if cuda_model_mb is not None:
         result.add("cuda_model_mb", cost(cuda_model_mb, "MB", kind="memory", device=device))
-    else:
+    if not device.startswith("cuda"):
         # Process RSS includes whatever earlier benchmarks of the same pytest process left
         # behind (measured: +36% when the LoRA suite ran first), so it is recorded, not compared.
         result.add("qlora_peak_rss_mb", info(rss.report.max_mb, "MB"))
+    if qlora["mixed_precision"]:
+        result.notes.append(f"QLoRA trained under {qlora['mixed_precision']}: "
+                            f"{qlora['skipped_steps']} of {settings.qlora_steps} steps skipped "
+                            "by the loss scaler (inf/NaN gradients)")
     result.artifacts.update(
         precision={"id": precision.id, "description": precision.description,
                    "bits": precision.bits, "quantized_layers": layers,
@@ -350,39 +365,6 @@ def _measure_inference(model: torch.nn.Module, settings: QuantSettings, data: Qu
     }
 
 
-def _run_qlora(model: torch.nn.Module, precision: Precision, settings: QuantSettings,
-               data: QuantData, device: str, name: str) -> dict[str, Any]:
-    lora = lora_config(LoraSettings(model=settings.model), settings.qlora_rank)
-    check_target_modules(model, tuple(lora.target_modules), settings.model)
-    checkpointing = {"use_reentrant": False}
-    if precision.is_bitsandbytes:
-        # The QLoRA recipe: freeze, upcast the non-quantized parameters to float32.
-        model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=settings.gradient_checkpointing,
-            gradient_checkpointing_kwargs=checkpointing)
-    elif settings.gradient_checkpointing:
-        # fp16/bf16 stay as loaded (the kbit preparation would upcast them to float32).
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=checkpointing)
-    torch.manual_seed(settings.seed)  # LoRA's A matrices are initialised randomly
-    model = get_peft_model(model, lora)
-    trainable, _ = model.get_nb_trainable_parameters()
-    config = TrainConfig(steps=settings.qlora_steps, batch_size=settings.batch_size,
-                         lr=settings.lr, seed=settings.seed,
-                         warmup_steps=min(settings.qlora_warmup_steps, settings.qlora_steps - 1),
-                         name=f"QLoRA r={settings.qlora_rank}, {name}")
-    cuda_memory = None
-    if device.startswith("cuda"):
-        with CudaMemoryTracker(device) as cuda_memory:
-            report = train(model, data.train_set, config, pad_token_id=data.pad_token_id,
-                           device=device)
-    else:
-        report = train(model, data.train_set, config, pad_token_id=data.pad_token_id,
-                       device=device)
-    return {"report": report, "trainable_params": trainable, "loss_curve": report.losses,
-            "step_seconds": report.step_seconds, "warmup_steps": report.warmup_steps,
-            "cuda_memory": cuda_memory.report.to_dict() if cuda_memory else None}
-
-
 def _add_memory_metrics(result: Result, footprint: Footprint, ratio: float, load_s: float,
                         device: str) -> None:
     # Byte counts are the same on every run and machine: any change is a real one.
@@ -390,7 +372,7 @@ def _add_memory_metrics(result: Result, footprint: Footprint, ratio: float, load
                                           determinism=Determinism.FIXED))
     result.add("footprint_ratio_vs_fp32", quality(ratio, "ratio", determinism=Determinism.FIXED))
     result.add("linear_weight_bytes", info(footprint.linear_bytes, "bytes"))
-    result.add("load_s", cost(load_s, "s", kind="time", device=device))
+    result.add("load_s", cost(load_s, "s", kind="host_time", device=device))
 
 
 def _add_accuracy_metrics(result: Result, eval_loss: float, delta: float, device: str) -> None:
@@ -413,26 +395,10 @@ def _add_inference_metrics(result: Result, inference: dict[str, Any], device: st
     result.add("forward_median_ms", info(fwd["median"] * 1e3, "ms"))
     result.add("forward_tokens_per_s", cost(fwd["tokens"] / fwd["min"], "tokens/s", "higher",
                                             kind="throughput", device=device))
-    result.add("generate_min_s", cost(gen["min"], "s", kind="time", device=device))
+    # 8 greedy tokens: on a GPU, kernel launches on the host, not the device, set the pace.
+    result.add("generate_min_s", cost(gen["min"], "s", kind="host_time", device=device))
     result.add("generate_mean_s", info(gen["mean"], "s"))
     result.add("generate_median_s", info(gen["median"], "s"))
     result.add("generate_stdev_s", info(gen["stdev"], "s"))
     result.add("generate_tokens_per_s", cost(gen["new_tokens"] / gen["min"], "tokens/s",
-                                             "higher", kind="throughput", device=device))
-
-
-def _add_qlora_metrics(result: Result, qlora: dict[str, Any], device: str) -> None:
-    report = qlora["report"]
-    result.add("qlora_final_loss", quality(report.losses[-1], "nats", kind="loss", device=device,
-                                           determinism=seeded_on(device)))
-    result.add("qlora_runtime_s", cost(report.runtime_s, "s", kind="time", device=device))
-    result.add("qlora_tokens_per_s", cost(report.tokens_per_s, "tokens/s", "higher",
-                                          kind="throughput", device=device))
-    result.add("qlora_trainable_params", Metric(qlora["trainable_params"], "params",
-                                                Direction.EXACT))
-    if qlora["cuda_memory"]:
-        mem = qlora["cuda_memory"]
-        result.add("peak_cuda_allocated_mb", cost(mem["peak_allocated_mb"], "MB", kind="memory",
-                                                  device=device))
-        result.add("peak_cuda_reserved_mb", cost(mem["peak_reserved_mb"], "MB", kind="memory",
-                                                 device=device))
+                                             "higher", kind="host_throughput", device=device))

@@ -143,7 +143,8 @@ class LocalGenerator(Generator):
         started = time.perf_counter()
         # A chat template already writes the special tokens; plain prompts get the usual BOS.
         batch = self.tokenizer(texts, return_tensors="pt", padding=True,
-                               add_special_tokens=not self.has_chat_template).to(self.device)
+                               add_special_tokens=not self.has_chat_template
+                               ).to(self.model.device)
         with torch.inference_mode():
             output = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
                                          pad_token_id=self.tokenizer.pad_token_id)
