@@ -15,7 +15,7 @@ interval:
 
 The machine was busy when the process got less than ``STARVED_SHARE`` of the cores it asked for
 and more than ``1 - STARVED_SHARE`` of its runnable time went to other work (run-queue waits and
-steal), or a CPU quota throttled it. Measured on the 2-core VM, a one-thread loop of 2 s: alone,
+steal), more than a tenth of the wall time, or a CPU quota throttled it. Measured on the 2-core VM, a one-thread loop of 2 s: alone,
 or with one CPU-bound neighbour, 0.00 s in the run queue; with two neighbours, 0.84 s (CPU
 1.16 s); sleeping 1 s of 2, 0.00 s. Where the scheduler statistics cannot be read, the CPU left
 free by other processes stands in for them.
@@ -41,6 +41,9 @@ import psutil
 # when more than the rest of its runnable time went to other work, the machine was busy.
 STARVED_SHARE = 0.8
 BUSY_MIN_WALL_S = 0.5  # the kernel accounts CPU time in ticks: shorter blocks are not checked
+# ...and the time lost to other work must be more than this share of the wall time: a process
+# that mostly sleeps can lose a large share of its little CPU time to a few ms of wake-up waits.
+LOST_SHARE_OF_WALL = 0.1
 # Throttled by a container's CPU quota for more than this share of the wall time: busy.
 THROTTLED_SHARE = 0.1
 TASKS = Path("/proc/self/task")
@@ -186,7 +189,7 @@ def contention(machine: Mapping[str, Any]) -> Contention:
     waited = machine.get("runqueue_s")
     if waited is not None:
         lost = float(waited) + steal
-        if lost > (1 - STARVED_SHARE) * (lost + cpu):
+        if lost > (1 - STARVED_SHARE) * (lost + cpu) and lost > LOST_SHARE_OF_WALL * wall:
             return Contention(busy=f"machine busy: this process waited {float(waited):.2f} s for "
                                    f"a CPU held by other work" + (f" ({used})" if used else "")
                                    + f"; {got}")
