@@ -121,7 +121,7 @@ def judged(pytester, busy: bool, **fault: str) -> dict:
                 pytester.runpytest("--bench-profile", "smoke", "--bench-repeats", "1")
         else:  # a passing load spike on the runner is measured again, not taken as the verdict
             pytester.runpytest("--bench-profile", "smoke", "--bench-repeats", "1",
-                               "--bench-confirm", "2")
+                               "--bench-confirm", "1")
     finally:
         for name in fault:
             os.environ.pop(f"FAKE_{name.upper()}", None)
