@@ -132,6 +132,10 @@ def test_a_slower_ref_regresses_with_exit_1(repo, tmp_path, capsys):
         rows = {r["metric"]: r for r in store.ab_measurement_rows(run["run_id"])}
         assert rows["runtime_s"]["change"] == pytest.approx(0.5)
         assert store.count() == 0 and store.runs() == []
+    capsys.readouterr()
+    assert main(["history", "ab", "--history", str(tmp_path / "history.sqlite")]) == 0
+    listed = capsys.readouterr().out
+    assert "base @" in listed and "one runtime_s +50.0% regressed" in listed
 
 
 def test_the_same_ref_twice_passes_with_exit_0(repo, tmp_path):
@@ -150,6 +154,7 @@ def test_a_crash_and_a_one_sided_benchmark_are_errors_never_a_pass(repo, tmp_pat
         benchmarks["fake/fake/one"]["reason"]
     two = benchmarks["benchmarks/test_fake.py::test_fake[two]"]
     assert two["outcome"] == "error" and "present on side B only" in two["reason"]
+    assert doc["errors"] == [doc["errors"][0]] and "no benchmark was compared" in doc["errors"][0]
 
 
 def test_two_interpreters_on_the_current_checkout(repo, tmp_path):

@@ -207,8 +207,10 @@ def render_summary(document: dict[str, Any]) -> str:
                         if k in used and KINDS[k].emoji)
     out += [f"Exit code {document['exit_code']}. A is the base, B the candidate; each round "
             "ran both, and noisy metrics are judged on the rounds' paired ratios B/A "
-            "(Hodges-Lehmann estimate, Wilcoxon signed-rank interval); metrics that must "
-            "reproduce are compared exactly, as against a baseline. " + legend]
+            "(Hodges-Lehmann estimate, Wilcoxon signed-rank interval, shown at "
+            f"{1 - 2 * settings['alpha']:.1%}); a pass is decided when the 90 % interval lies "
+            "within the minimum effect either way. Metrics that must reproduce are compared "
+            "exactly, as against a baseline. " + legend]
     return "\n".join(out) + "\n"
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmbench.ab.rounds import BenchmarkAB, Settings, describe_stop, run_rounds
+from llmbench.ab.rounds import BenchmarkAB, Settings, run_rounds
 from llmbench.ab.schedules import Played, play
 from llmbench.ab.sides import Side
 from llmbench.ab.workers import Worker, WorkerError
@@ -58,6 +58,9 @@ class AbRunner:
         self.budget = Budget(settings.time_budget_s)
         self.benchmarks: list[BenchmarkAB] = []
         self.errors: list[str] = []  # what ended the run early (a side's worker lost)
+        self.order: dict[str, int] = {}  # node id -> its place in pytest's order
+        self.common: list[str] = []  # collected on both sides
+        self.planned: list[str] = []  # of those, not marked to skip on both
         self._spawned = 0
 
     # --- workers ---------------------------------------------------------------------------
@@ -84,6 +87,8 @@ class AbRunner:
         self.order = {n: i for i, n in enumerate([*nodes_a, *(n for n in nodes_b
                                                               if n not in nodes_a)])}
         self.common = [n for n in nodes_a if n in nodes_b]
+        self.planned = [n for n in self.common
+                        if not (n in a.marked_skip and n in b.marked_skip)]
         for nodeid in nodes_a:
             if nodeid not in nodes_b:
                 self._one_sided(nodeid, "A", "not collected there")
@@ -95,16 +100,24 @@ class AbRunner:
                                "either side")
         try:
             if self.settings.cold:
-                a.stop()
-                b.stop()
+                a.stop(grace_s=0)  # they only listed the tests
+                b.stop(grace_s=0)
                 for nodeid in self.common:
-                    self._cold(nodeid)
+                    if nodeid in self.planned:
+                        self._cold(nodeid)
+                    else:
+                        self.benchmarks.append(BenchmarkAB(nodeid).error(
+                            "marked to skip on both sides (at collection)", Outcome.UNAVAILABLE))
             else:
                 self._lockstep(a, b)
         finally:
             a.stop()
             b.stop()
         self.benchmarks.sort(key=lambda bench: self.order.get(bench.nodeid, 0))
+        if not self.errors and not any(bench.judgement for bench in self.benchmarks):
+            self.errors.append(f"no benchmark was compared: pytest {' '.join(self.pytest_args)}"
+                               " reached none on both sides (every one was skipped, or ran on "
+                               "one side only)")
         return self.benchmarks
 
     def _one_sided(self, nodeid: str, side: str, other_said: str) -> None:
@@ -113,8 +126,10 @@ class AbRunner:
             f"present on side {side} only (side {other}: {other_said})"))
 
     def _left(self) -> int:
+        """Benchmarks still to measure, for sharing out the time budget (tests marked to skip
+        on both sides take none)."""
         done = {bench.nodeid for bench in self.benchmarks}
-        return len([n for n in self.common if n not in done])
+        return len([n for n in self.planned if n not in done])
 
     def _lockstep(self, a: Worker, b: Worker) -> None:
         timeout = self.settings.timeout_s
@@ -226,7 +241,7 @@ class AbRunner:
                 lost = {"event": "stopped", "error": str(exc)}
                 return Played(lost, lost, "A|B")
             try:
-                starts = [_started(w, nodeid, self.settings.timeout_s) for w in (a, b)]
+                starts = [w.wait_in_test("start", self.settings.timeout_s) for w in (a, b)]
                 if any(s["event"] != "start" for s in starts):
                     return Played(starts[0], starts[1], "A|B")
                 return play(self.settings.schedule, a, b, rng, self.settings.timeout_s,
@@ -248,15 +263,4 @@ class AbRunner:
                                                              if bench.reason else ""))
 
 
-def _started(worker: Worker, nodeid: str, timeout: float) -> dict[str, Any]:
-    """A cold worker at the start of its test, or why not, as a round's answer would say it
-    (a test skipped or failed at setup never starts)."""
-    event = worker.wait_for(("start", "done"), timeout)
-    if event["event"] == "done":
-        end = worker.finished.get(nodeid) or {}
-        return {"event": "stopped", "skipped": end.get("outcome") == "skipped",
-                "error": end.get("message") or "its test ended without starting"}
-    return event
-
-
-__all__ = ["AbRunner", "AbSetupError", "Budget", "describe_stop"]
+__all__ = ["AbRunner", "AbSetupError", "Budget"]

@@ -107,7 +107,7 @@ def play(schedule: str, a: Worker, b: Worker, rng: random.Random, timeout: float
 
 
 def _ready(worker: Worker, timeout: float) -> dict[str, Any]:
-    return worker.wait_for(("ready", "done"), timeout)
+    return worker.wait_in_test("ready", timeout)
 
 
 def _answer(worker: Worker, timeout: float) -> dict[str, Any]:

@@ -48,7 +48,7 @@ class Worker:
         argv = [launch.python, "-m", "pytest", *pytest_args, *WORKER_FLAGS,
                 WORKER_OPTION, f"{commands_r},{events_w}", *([ONLY_OPTION, only] if only else [])]
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as log:
+        with open(log_path, "wb") as log:
             try:
                 self.process = subprocess.Popen(
                     argv, cwd=launch.cwd, env=launch.env, stdin=subprocess.DEVNULL, stdout=log,
@@ -59,6 +59,7 @@ class Worker:
         self._commands: IO[str] = os.fdopen(commands_w, "w", encoding="utf-8")
         self._events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.finished: dict[str, dict[str, Any]] = {}  # nodeid -> its "finished" event
+        self.marked_skip: set[str] = set()  # tests collected with a skip mark
         threading.Thread(target=self._read, args=(os.fdopen(events_r, encoding="utf-8"),),
                          daemon=True).start()
 
@@ -99,6 +100,16 @@ class Worker:
             if event["event"] in (*wanted, "exit", "timeout", "garbled"):
                 return event
 
+    def wait_in_test(self, wanted: str, timeout: float) -> dict[str, Any]:
+        """A cold worker's next ``wanted`` event (``start``, ``ready``) of its one test; its
+        test ending first reads as a ``stopped`` answer, skipped or failed as pytest said."""
+        event = self.wait_for((wanted, "done"), timeout)
+        if event["event"] != "done":
+            return event
+        end = next(reversed(self.finished.values()), {})
+        return {"event": "stopped", "skipped": end.get("outcome") == "skipped",
+                "error": end.get("message") or "its test ended before measuring"}
+
     def handshake(self, timeout: float) -> list[str]:
         """Wait for ``hello`` and ``collected``; the node ids it will run, in order."""
         hello = self.wait_for(("hello",), timeout)
@@ -111,6 +122,7 @@ class Worker:
         collected = self.wait_for(("collected",), timeout)
         if collected["event"] != "collected":
             raise WorkerError(self.failure(collected, "while collecting"))
+        self.marked_skip = set(collected.get("skipped") or ())
         return list(collected["nodeids"])
 
     def failure(self, event: dict[str, Any], when: str) -> str:
@@ -143,15 +155,17 @@ class Worker:
             except (ProcessLookupError, PermissionError):
                 continue  # a thread that ended meanwhile
 
-    def stop(self) -> None:
+    def stop(self, grace_s: float = STOP_WAIT_S) -> None:
+        """Ask it to quit (it reads the command when it next waits for one); kill it after
+        ``grace_s``."""
         if self.process.poll() is None:
             self.send("quit")
             try:
-                self.process.wait(timeout=STOP_WAIT_S)
+                self.process.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
         try:
             self._commands.close()
-        except OSError:
+        except (OSError, ValueError):
             pass

@@ -113,8 +113,11 @@ class WorkerHooks:
         items[:] = kept
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self.server.channel.send({"event": "collected",
-                                  "nodeids": [item.nodeid for item in session.items]})
+        # "skipped": tests already marked to skip (GPU tests without CUDA): no rounds to plan
+        self.server.channel.send({
+            "event": "collected", "nodeids": [item.nodeid for item in session.items],
+            "skipped": [item.nodeid for item in session.items
+                        if item.get_closest_marker("skip")]})
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
