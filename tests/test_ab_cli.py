@@ -21,12 +21,16 @@ from llmbench.regression.results import Result, cost, quality
 
 FACTOR = 1.0
 CRASH = False
+HANG = False
 CASES = ["one"]
 
 
 def run(seed):
     if CRASH:
         raise RuntimeError("the candidate crashed")
+    if HANG:
+        import time
+        time.sleep(600)
     return Result("fake", {"size": 1}, {
         "runtime_s": cost(0.2 * FACTOR, "s", kind="time"),
         "loss": quality(1.25, "nats", determinism="seeded", kind="loss")})
@@ -70,8 +74,8 @@ def commit(repo: Path, message: str, **changes: str) -> None:
 
 @pytest.fixture
 def repo(tmp_path, monkeypatch):
-    """base; then ``slower`` (+50 % runtime) on main, and ``broken`` (crashes, one more
-    case) beside it."""
+    """base; then +50 % runtime on main, and beside it ``broken`` (crashes, one more case)
+    and ``hangs`` (a round that never ends)."""
     repo = tmp_path / "project"
     (repo / "benchmarks").mkdir(parents=True)
     (repo / "conftest.py").write_text("")
@@ -83,6 +87,8 @@ def repo(tmp_path, monkeypatch):
     commit(repo, "50 % slower", FACTOR="1.5")
     git(repo, "checkout", "-q", "-b", "broken", "base")
     commit(repo, "crashes, one more case", CRASH="True", CASES='["one", "two"]')
+    git(repo, "checkout", "-q", "-b", "hangs", "base")
+    commit(repo, "never answers", HANG="True")
     git(repo, "checkout", "-q", "main")
     monkeypatch.chdir(repo)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
@@ -121,6 +127,8 @@ def test_a_slower_ref_regresses_with_exit_1(repo, tmp_path, capsys):
     assert "B vs A: +50.0% [+50.0%, +50.0%]" in out and "exit 1" in out
     summary = (tmp_path / "report" / "summary.md").read_text()
     assert "| runtime_s |" in summary and "❌ regressed" in summary
+    # not a run of the plugin: `llmbench report` says so instead of misreading it
+    assert main(["report", str(tmp_path / "report" / "results.json")]) == 2
     # the temporary worktrees are gone
     assert git(repo, "worktree", "list").count("\n") == 0
     # the history holds it as an A/B run, not as a night of any series
@@ -155,6 +163,13 @@ def test_a_crash_and_a_one_sided_benchmark_are_errors_never_a_pass(repo, tmp_pat
     two = benchmarks["benchmarks/test_fake.py::test_fake[two]"]
     assert two["outcome"] == "error" and "present on side B only" in two["reason"]
     assert doc["errors"] == [doc["errors"][0]] and "no benchmark was compared" in doc["errors"][0]
+
+
+def test_a_side_that_stops_answering_is_lost_and_an_error(repo, tmp_path):
+    code, doc = ab(tmp_path, "base", "hangs", "--timeout", "10")
+    assert code == 2
+    assert "side B gave no answer for 10 s" in by_id(doc)["fake/fake/one"]["reason"]
+    assert any("gave no answer" in error for error in doc["errors"])
 
 
 def test_two_interpreters_on_the_current_checkout(repo, tmp_path):

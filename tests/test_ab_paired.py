@@ -94,6 +94,11 @@ def test_identical_rounds_give_no_evidence_either_way():
     assert change.centre.low == change.centre.high == 0.0
 
 
+def test_too_few_rounds_say_so_instead_of_an_interval():
+    change = paired_change([1.0] * 5, [1.1] * 5, alpha=0.001)
+    assert change.describe() == "+10.0% [5 rounds: too few for the interval]"
+
+
 def test_unpaired_counts_are_refused():
     with pytest.raises(ValueError, match="equal"):
         paired_change([1.0, 2.0], [1.0], alpha=0.001)

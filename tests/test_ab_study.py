@@ -3,7 +3,13 @@
 import os
 import subprocess
 
-from llmbench.tools.ab_study import injected_commit, summarize, to_markdown
+from llmbench.tools.ab_study import (
+    injected_commit,
+    simulate,
+    simulation_markdown,
+    summarize,
+    to_markdown,
+)
 
 
 def git(repo, *args):
@@ -52,3 +58,12 @@ def test_a_cell_counts_detections_errors_and_time_to_decision():
     table = to_markdown([row], "lora_rank and r8", "smoke", "python -m llmbench.tools.ab_study")
     assert "| duet | +10% | 2/4 | 1 | 1 | 12 | 60 | 40 | 2/4 |" in table
     assert "runtime_s +9.8% [+6%, +14%] (regressed)" in table
+
+
+def test_the_simulated_stopping_rule_catches_ten_percent_and_passes_a_equals_b():
+    # calm rounds (1 % spread): A = B is decided a pass, +10 % regresses, at the first look
+    rows = simulate([0.01], [0.0, 0.1], sequences=5, spike_share=0.0)
+    same, slower = rows
+    assert (same["regressed"], same["decided_pass"], same["mean_rounds"]) == (0.0, 1.0, 10)
+    assert (slower["regressed"], slower["decided_pass"]) == (1.0, 0.0)
+    assert "| 1% | +10% | 100.0% | 0% | 10 |" in simulation_markdown(rows)

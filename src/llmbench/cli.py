@@ -25,6 +25,9 @@ from llmbench.report.schema import validate_results
 def _load(path: str) -> dict[str, Any]:
     """results.json, checked against its schema when jsonschema is installed."""
     data = load_results(Path(path))
+    if data.get("kind") == "ab":
+        raise ValueError(f"{path} is an A/B run of `llmbench ab`, not a run of the plugin: its "
+                         "report is the summary.md beside it")
     try:
         validate_results(data, source=path)
     except ImportError:  # jsonschema comes with the `report` extra

@@ -88,10 +88,9 @@ class AbRow:
             p = self.paired
             data["paired"] = {
                 "rounds": p.n, "scale": p.scale, "estimate": p.relative(p.centre.estimate),
-                "low": _finite(p.relative(p.centre.low)),
-                "high": _finite(p.relative(p.centre.high)),
-                "equivalence_low": _finite(p.relative(p.equivalence.low)),
-                "equivalence_high": _finite(p.relative(p.equivalence.high)),
+                "low": _relative(p, p.centre.low), "high": _relative(p, p.centre.high),
+                "equivalence_low": _relative(p, p.equivalence.low),
+                "equivalence_high": _relative(p, p.equivalence.high),
                 "p_higher": p.p_higher, "p_lower": p.p_lower}
         return data
 
@@ -201,28 +200,30 @@ def _paired_row(name: str, metric_a: Metric, metric_b: Metric, rounds_a: Sequenc
     row.tolerance = (f"minimum effect {effect:.1%}" if change.scale != DIFFERENCE
                      else f"minimum effect {effect:g} {metric_b.unit}".rstrip())
     row.test = f"paired over {change.n} rounds (Wilcoxon): B vs A {change.describe()}"
-    worse, p_worse = _worse_side(metric_b.direction, change)
-    row.p_value = p_worse
-    estimate, low, high = (worse(v) for v in (change.centre.estimate, change.centre.low,
-                                              change.centre.high))
-    low, high = min(low, high), max(low, high)
-    eq_low, eq_high = sorted(worse(v) for v in (change.equivalence.low, change.equivalence.high))
-    decided = True
-    if low > 0 and estimate >= threshold:
-        row.verdict = Verdict.REGRESSED
-    elif high < 0 and estimate <= -threshold:
-        row.verdict = Verdict.IMPROVED
-    elif -threshold < eq_low and eq_high < threshold:
-        row.verdict = Verdict.PASS
-    else:
-        decided = False
-        if abs(estimate) < threshold:
-            row.verdict = Verdict.PASS
-        elif estimate > 0 and p_worse <= SUGGESTIVE_P:
-            row.verdict = Verdict.UNCONFIRMED
-        else:
-            row.verdict = Verdict.WITHIN_NOISE
+    row.verdict, decided = verdict_of(change, metric_b.direction, threshold)
+    row.p_value = _worse_side(metric_b.direction, change)[1]
     return AbRow(row, change, decided)
+
+
+def verdict_of(change: PairedChange, direction: Direction, threshold: float
+               ) -> tuple[Verdict, bool]:
+    """The rules of the module docstring: a paired change's verdict against ``threshold`` (on
+    the change's scale), and whether more rounds could still change it."""
+    worse, p_worse = _worse_side(direction, change)
+    estimate = worse(change.centre.estimate)
+    low, high = sorted(worse(v) for v in (change.centre.low, change.centre.high))
+    eq_low, eq_high = sorted(worse(v) for v in (change.equivalence.low, change.equivalence.high))
+    if low > 0 and estimate >= threshold:
+        return Verdict.REGRESSED, True
+    if high < 0 and estimate <= -threshold:
+        return Verdict.IMPROVED, True
+    if -threshold < eq_low and eq_high < threshold:
+        return Verdict.PASS, True
+    if abs(estimate) < threshold:
+        return Verdict.PASS, False
+    if estimate > 0 and p_worse <= SUGGESTIVE_P:
+        return Verdict.UNCONFIRMED, False
+    return Verdict.WITHIN_NOISE, False
 
 
 def unevenly_starved(a: Result, b: Result) -> bool:
@@ -272,5 +273,6 @@ def _value(metric: Metric | None) -> float | None:
     return None if metric is None else metric.value
 
 
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
+def _relative(change: PairedChange, bound: float) -> float | None:
+    """A bound as a relative change; None where too few rounds leave it unbounded."""
+    return change.relative(bound) if math.isfinite(bound) else None

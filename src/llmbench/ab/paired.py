@@ -108,8 +108,10 @@ class PairedChange:
             c = self.centre
             return f"{c.estimate:+.3g} [{c.low:+.3g}, {c.high:+.3g}] (A's median is 0)"
         c = self.centre
-        return (f"{self.relative(c.estimate):+.1%} [{_bound(self.relative(c.low))}, "
-                f"{_bound(self.relative(c.high))}]")
+        if not (math.isfinite(c.low) and math.isfinite(c.high)):
+            return f"{self.relative(c.estimate):+.1%} [{self.n} rounds: too few for the interval]"
+        return f"{self.relative(c.estimate):+.1%} [{self.relative(c.low):+.1%}, " \
+               f"{self.relative(c.high):+.1%}]"
 
 
 # "No change beyond the minimum effect" is decided by a narrower interval than a regression:
@@ -144,6 +146,3 @@ def _wilcoxon(d: Sequence[float]) -> tuple[float, float]:
     less = float(wilcoxon(d, alternative="less").pvalue)
     return greater, less
 
-
-def _bound(value: float) -> str:
-    return f"{value:+.1%}" if math.isfinite(value) else ("+∞" if value > 0 else "−∞")

@@ -136,8 +136,8 @@ def run_rounds(bench: BenchmarkAB, play_round: PlayRound, settings: Settings,
     if bench.judged_rounds:  # also when fewer than min_rounds: the verdict is then undecided
         bench.judgement = _judge(bench, settings)
     if bench.judgement is None:
-        return bench.error(f"no round was judged ({bench.stopped_by}: the time budget ended "
-                           "within the warm-up rounds)")
+        return bench.error(f"not compared: the --time-budget ({settings.time_budget_s:g} s "
+                           "for the whole A/B) was spent before a round past the warm-up")
     bench.outcome = bench.judgement.outcome
     return bench
 

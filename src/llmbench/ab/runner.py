@@ -143,6 +143,7 @@ class AbRunner:
                     answer = (bench.last_played or {}).get(side) or {}
                     if answer.get("event") in LOST:  # no use waiting for it again
                         self.errors.append(worker.failure(answer, f"in {bench.nodeid}"))
+                        worker.stop(grace_s=0)
                         return
                 event_a = a.wait_for(("ready", "done"), timeout)
                 event_b = b.wait_for(("ready", "done"), timeout)

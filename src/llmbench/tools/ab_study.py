@@ -12,6 +12,12 @@ the base with itself (A = B). Each (schedule, size) cell runs ``llmbench ab BASE
 detections; false alarms at size 0), exited 2 (errors), and were unconfirmed, with their rounds,
 wall time and the time until every metric was decided. Options after ``--`` go to ``llmbench
 ab`` (``--min-effect 0.05``, ``--cold``, ...). Run it on a quiet machine, nothing in parallel.
+
+    python -m llmbench.tools.ab_study --simulate
+
+instead plays the stopping rule (``llmbench.ab.judge.verdict_of``, the defaults of ``llmbench
+ab``) on synthetic rounds: normal log ratios of a given spread, 5 % of rounds hit by a 10-40 %
+spike on one side; per metric, how often it regresses and how many rounds it takes.
 """
 
 from __future__ import annotations
@@ -146,8 +152,8 @@ def to_markdown(rows: list[dict[str, Any]], select: str, profile: str,
              "| median rounds | median A/B (s) | median to decision (s) | decided |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
-        size = "0 (A = B)" if row["size"] == 0 else f"+{row['size']:.0%}"
-        lines.append(f"| {row['schedule']} | {size} | {row['failed_runs']}/{row['runs']} | "
+        lines.append(f"| {row['schedule']} | {_size(row['size'])} | "
+                     f"{row['failed_runs']}/{row['runs']} | "
                      f"{row['error_runs']} | {row['unconfirmed_runs']} | "
                      f"{_fmt(row['median_rounds'])} | {_fmt(row['median_ab_s'])} | "
                      f"{_fmt(row['median_decided_s'])} | {row['decided']}/{row['benchmarks']} |")
@@ -167,12 +173,72 @@ def to_markdown(rows: list[dict[str, Any]], select: str, profile: str,
     return "\n".join(lines) + "\n"
 
 
+def simulate(sds: list[float], sizes: list[float], sequences: int = 300, seed: int = 11,
+             spike_share: float = 0.05) -> list[dict[str, Any]]:
+    """The stopping rule of ``llmbench ab`` (its default settings) on synthetic paired rounds."""
+    import math
+    import random
+
+    from llmbench.ab.judge import Policy, verdict_of
+    from llmbench.ab.paired import paired_change
+    from llmbench.ab.rounds import Settings
+    from llmbench.regression.results import Direction
+    from llmbench.regression.verdicts import Verdict
+
+    settings, rng, rows = Settings(), random.Random(seed), []
+    policy: Policy = settings.policy
+    threshold = math.log1p(policy.min_effect)
+    for sd in sds:
+        for size in sizes:
+            counts = {"regressed": 0, "decided pass": 0}
+            rounds = []
+            for _ in range(sequences):
+                d: list[float] = []
+                while True:
+                    spike = rng.uniform(0.1, 0.4) * rng.choice((-1, 1)) \
+                        if rng.random() < spike_share else 0.0
+                    d.append(rng.gauss(math.log1p(size), sd) + spike)
+                    if len(d) < settings.judged_from:
+                        continue
+                    change = paired_change([1.0] * len(d), [math.exp(x) for x in d],
+                                           policy.alpha)
+                    verdict, decided = verdict_of(change, Direction.LOWER, threshold)
+                    if decided or len(d) >= settings.max_rounds:
+                        break
+                counts["regressed"] += verdict is Verdict.REGRESSED
+                counts["decided pass"] += decided and verdict is Verdict.PASS
+                rounds.append(len(d))
+            rows.append({"sd": sd, "size": size, "sequences": sequences,
+                         "regressed": counts["regressed"] / sequences,
+                         "decided_pass": counts["decided pass"] / sequences,
+                         "mean_rounds": statistics.fmean(rounds)})
+    return rows
+
+
+def simulation_markdown(rows: list[dict[str, Any]]) -> str:
+    lines = ["| per-round sd of ln(B/A) | injected | regressed | decided pass | mean rounds |",
+             "|---:|---:|---:|---:|---:|"]
+    lines += [f"| {row['sd']:.0%} | {_size(row['size'])} | {row['regressed']:.1%} "
+              f"| {row['decided_pass']:.0%} | {row['mean_rounds']:.0f} |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _size(size: float) -> str:
+    return "0 (A = B)" if size == 0 else f"+{size:.0%}"
+
+
 def main(argv: list[str] | None = None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
     at = given.index("--") if "--" in given else len(given)
     argv, ab_options = given[:at], given[at + 1:]
     parser = argparse.ArgumentParser(prog="python -m llmbench.tools.ab_study")
-    parser.add_argument("-k", dest="select", required=True, help="pytest -k expression")
+    parser.add_argument("-k", dest="select", help="pytest -k expression (required unless "
+                                                  "--simulate)")
+    parser.add_argument("--simulate", action="store_true",
+                        help="play the stopping rule on synthetic rounds instead (--sds, --sizes)")
+    parser.add_argument("--sds", default="0.02,0.04,0.06,0.1",
+                        help="--simulate: per-round spreads of ln(B/A)")
+    parser.add_argument("--sequences", type=int, default=300, help="--simulate: per cell")
     parser.add_argument("--profile", default="smoke")
     parser.add_argument("--base", default="HEAD", help="the base ref (side A)")
     parser.add_argument("--sizes", default="0,0.05,0.1")
@@ -184,9 +250,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="another pytest argument for both sides (repeatable)")
     parser.add_argument("--out", help="write the markdown table here (and .json beside it)")
     args = parser.parse_args(argv)
-    rows = study(args.base, args.select, args.profile, [float(s) for s in args.sizes.split(",")],
-                 args.schedules.split(","), args.runs, ab_options, args.pytest_arg,
-                 args.inject_how, args.inject_into)
+    sizes = [float(size) for size in args.sizes.split(",")]
+    if args.simulate:
+        table = simulation_markdown(simulate([float(sd) for sd in args.sds.split(",")], sizes,
+                                             args.sequences))
+        print(table, end="")
+        if args.out:
+            Path(args.out).write_text(table)
+        return 0
+    if not args.select:
+        parser.error("-k is required (or --simulate)")
+    rows = study(args.base, args.select, args.profile, sizes, args.schedules.split(","),
+                 args.runs, ab_options, args.pytest_arg, args.inject_how, args.inject_into)
     command = "python -m llmbench.tools.ab_study " + shlex.join(given)
     table = to_markdown(rows, args.select, args.profile, command)
     print(table)
