@@ -48,7 +48,7 @@ def all_workflows() -> list[str]:
 
 
 def test_the_workflows_exist():
-    assert all_workflows() == ["nightly-gpu.yml", "real-server.yml", "tests.yml",
+    assert all_workflows() == ["ab.yml", "nightly-gpu.yml", "real-server.yml", "tests.yml",
                                "update-baselines.yml"]
 
 
@@ -111,6 +111,53 @@ def test_pull_requests_run_lint_tests_and_smoke_benchmarks_on_cpu():
     assert "--bench-profile smoke" in smoke and "--update-baselines" not in smoke
     assert "--bench-report reports/smoke" in smoke
     assert uses(wf)["actions/upload-artifact"]["if"] == "always()"
+
+
+def ab_commands(workflow: dict) -> list[str]:
+    joined = run_scripts(workflow).replace("\\\n", " ")
+    return [line.strip() for line in joined.splitlines() if line.strip().startswith("llmbench ab ")]
+
+
+def test_pull_requests_ab_the_head_against_its_merge_base():
+    wf = load("ab.yml")
+    assert "pull_request" in wf["on"]
+    [job] = wf["jobs"].values()
+    assert job["runs-on"] == "ubuntu-latest"
+    assert uses(wf)["actions/checkout"]["with"]["fetch-depth"] == 0  # the merge-base is there
+    sides = next(step for step in steps(wf) if step.get("id") == "sides")
+    assert 'git merge-base "origin/$BASE_REF" "$HEAD_SHA"' in sides["run"]
+    assert sides["env"]["HEAD_SHA"] == "${{ github.event.pull_request.head.sha }}"
+    [command] = ab_commands(wf)
+    assert command.startswith('llmbench ab "$BASE" "$HEAD" ')
+    own, pytest_args = command.split(" -- ")
+    assert "--bench-profile smoke" in pytest_args
+    ab_step = next(step for step in steps(wf) if "llmbench ab" in step.get("run", ""))
+    assert ab_step["env"] == {"BASE": "${{ steps.sides.outputs.base }}",
+                              "HEAD": "${{ steps.sides.outputs.head }}"}
+    # the summary reaches the job page: llmbench ab appends to $GITHUB_STEP_SUMMARY itself
+    assert "GITHUB_STEP_SUMMARY" not in run_scripts(wf)
+    # a regression (1) or a side that cannot be built or run (2) fails the job: nothing
+    # swallows the exit status, and the report is kept either way
+    assert not any(step.get("continue-on-error") for step in steps(wf))
+    assert "|| true" not in run_scripts(wf) and "set +e" not in run_scripts(wf)
+    assert uses(wf)["actions/upload-artifact"]["if"] == "always()"
+    assert uses(wf)["actions/upload-artifact"]["with"]["path"].rstrip("/") == "reports/ab"
+
+
+def test_every_option_of_the_ab_commands_exists():
+    from llmbench.cli import build_parser
+
+    parser = build_parser()
+    ab = parser._subparsers._group_actions[0].choices["ab"]  # noqa: SLF001
+    known = {flag for action in ab._actions for flag in action.option_strings}
+    pytest_known = set(re.findall(r"(--[a-z][a-z0-9-]*)", pytest_option_help()))
+    for name in all_workflows():
+        for command in ab_commands(load(name)):
+            own, pytest_args = command.split(" -- ")
+            used = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", own))
+            assert used <= known, f"{name}: unknown llmbench ab options {used - known}"
+            used = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", pytest_args))
+            assert used <= pytest_known, f"{name}: unknown pytest options {used - pytest_known}"
 
 
 def test_nightly_runs_gpu_benchmarks_on_the_self_hosted_gpu_runner():

@@ -6,6 +6,7 @@
     llmbench judge-pairs [FILE] [--qa FILE]
     llmbench profiles [NAME ...] [--project DIR] [--json]
     llmbench history import|changes|html|study ...   (llmbench.cli_history)
+    llmbench ab BASE CANDIDATE [options] [-- PYTEST_ARGS...]   (llmbench.cli_ab)
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from llmbench.report.schema import validate_results
 def _load(path: str) -> dict[str, Any]:
     """results.json, checked against its schema when jsonschema is installed."""
     data = load_results(Path(path))
+    if data.get("kind") == "ab":
+        raise ValueError(f"{path} is an A/B run of `llmbench ab`, not a run of the plugin: its "
+                         "report is the summary.md beside it")
     try:
         validate_results(data, source=path)
     except ImportError:  # jsonschema comes with the `report` extra
@@ -163,15 +167,24 @@ def build_parser() -> argparse.ArgumentParser:
     profiles.add_argument("--json", action="store_true", help="machine-readable output")
     profiles.set_defaults(func=cmd_profiles)
 
+    from llmbench.cli_ab import add_ab_command
     from llmbench.cli_history import add_history_commands
 
     add_history_commands(sub)
+    add_ab_command(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from llmbench.cli_ab import split_pytest_args
+
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pytest_args: list[str] = []
+    if argv[:1] == ["ab"]:  # everything after -- is pytest's, options included
+        argv, pytest_args = split_pytest_args(argv)
     args = parser.parse_args(argv)
+    args.pytest_args = pytest_args
     try:
         return args.func(args)
     except (ValueError, OSError, KeyError) as exc:

@@ -4,6 +4,7 @@
     llmbench history changes [--last N]                [--history PATH|URL]
     llmbench history html OUT/ [--commit-url TEMPLATE] [--history PATH|URL]
     llmbench history study SESSION.json... [--trials N] [--out FILE.md]
+    llmbench history ab [--last N]                     [--history PATH|URL]
 """
 
 from __future__ import annotations
@@ -103,6 +104,38 @@ def cmd_html(args: argparse.Namespace) -> int:
     return 0
 
 
+@_history_errors
+def cmd_ab(args: argparse.Namespace) -> int:
+    """The A/B runs (``llmbench ab``), newest last, with what each found."""
+    from llmbench.history import HistoryStore, redact
+
+    location = _location(args)
+    with HistoryStore(location) as store:
+        runs = store.ab_runs()[-args.last:]
+        rows = {run["run_id"]: store.ab_measurement_rows(run["run_id"]) for run in runs}
+    if not runs:
+        print(f"no A/B runs in {redact(location)}")
+        return 0
+    table = [("date", "A (base)", "B (candidate)", "schedule", "exit", "benchmarks",
+              "B vs A, where it moved")]
+    for run in runs:
+        moved = [f"{r['benchmark_id'].split('/')[-1]} {r['metric']} {r['change']:+.1%} "
+                 f"{r['verdict']}" for r in rows[run["run_id"]]
+                 if r["verdict"] in ("regressed", "improved", "unconfirmed")
+                 and r["change"] is not None]
+        table.append((f"{run['run_time']:%Y-%m-%d %H:%M}", _side(run, "base"),
+                      _side(run, "candidate"), run["schedule"], str(run["exit_code"]),
+                      str(run["n_benchmarks"]), "; ".join(moved) or "-"))
+    print(_table(table))
+    return 0
+
+
+def _side(run: dict, name: str) -> str:
+    commit = (run.get(f"{name}_commit") or "")[:8]
+    return f"{run[name]}" + (f" @{commit}" if commit and not run[name].startswith(commit)
+                             else "")
+
+
 def cmd_study(args: argparse.Namespace) -> int:
     import shlex
     import time
@@ -166,6 +199,11 @@ def add_history_commands(sub: argparse._SubParsersAction) -> None:
                               f"{RECENT_RUNS})")
     changes.add_argument("--benchmark", metavar="ID", help="only this benchmark id")
     changes.add_argument("--metric", metavar="NAME", help="only this metric")
+
+    ab = command("ab", "the A/B runs of `llmbench ab` (kept apart from the runs' series)",
+                 cmd_ab)
+    ab.add_argument("--last", type=int, default=20, metavar="N",
+                    help="the last N A/B runs (default 20)")
 
     study = commands.add_parser(
         "study", help="detection rate and false change points of `changes` on nightly series "

@@ -45,6 +45,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from llmbench.history.ab_rows import AbRun
 from llmbench.history.rows import Run
 
 SCHEMA_VERSION = 1
@@ -110,6 +111,41 @@ measurements = Table("llmbench_measurements", metadata,
                                           "metric"),
                      Index("llmbench_measurements_series", "benchmark_id", "metric",
                            "hardware_key", "run_time"))
+
+# A/B runs (llmbench ab) are their own kind: not nights of a series, so in tables of their own.
+ab_runs = Table("llmbench_ab_runs", metadata,
+                Column("run_id", Text, primary_key=True),
+                Column("run_time", DateTime(timezone=True), nullable=False),
+                Column("source", Text, nullable=False),
+                Column("recorded_at", DateTime(timezone=True), nullable=False),
+                Column("base", Text, nullable=False),
+                Column("base_commit", Text),
+                Column("candidate", Text, nullable=False),
+                Column("candidate_commit", Text),
+                Column("schedule", Text, nullable=False),
+                Column("exit_code", Integer, nullable=False),
+                Column("n_benchmarks", Integer, nullable=False),
+                Column("settings", JSON, nullable=False))
+
+ab_measurements = Table("llmbench_ab_measurements", metadata,
+                        Column("run_id", Text, ForeignKey("llmbench_ab_runs.run_id"),
+                               nullable=False),
+                        Column("benchmark_id", Text, nullable=False),
+                        Column("profile", Text, nullable=False),
+                        Column("device", Text, nullable=False),
+                        Column("metric", Text, nullable=False),
+                        Column("outcome", Text),
+                        Column("verdict", Text),
+                        Column("value_a", Float),
+                        Column("value_b", Float),
+                        Column("unit", Text, nullable=False),
+                        Column("change", Float),
+                        Column("low", Float),
+                        Column("high", Float),
+                        Column("rounds", Integer),
+                        Column("decided", Boolean, nullable=False),
+                        PrimaryKeyConstraint("run_id", "benchmark_id", "profile", "device",
+                                             "metric"))
 
 
 class _AlreadyStored(Exception):
@@ -247,6 +283,42 @@ class HistoryStore:
             raise HistoryError(f"cannot append run {run.run_id[:12]} to the history at "
                                f"{redact(self.location)}: {_short(exc)}") from None
         return True
+
+    def append_ab(self, run: AbRun) -> bool:
+        """Store an A/B run in one transaction; False when it was already stored."""
+        try:
+            with self.engine.begin() as conn:
+                try:
+                    conn.execute(insert(ab_runs).values(
+                        run_id=run.run_id, run_time=run.time, source=run.source,
+                        recorded_at=datetime.now(timezone.utc), base=run.base,
+                        base_commit=run.base_commit, candidate=run.candidate,
+                        candidate_commit=run.candidate_commit, schedule=run.schedule,
+                        exit_code=run.exit_code, n_benchmarks=run.n_benchmarks,
+                        settings=run.settings))
+                except IntegrityError:
+                    raise _AlreadyStored from None
+                if run.metrics:
+                    conn.execute(insert(ab_measurements), [
+                        {"run_id": run.run_id, **asdict(row)} for row in run.metrics])
+        except _AlreadyStored:
+            return False
+        except SQLAlchemyError as exc:
+            raise HistoryError(f"cannot append A/B run {run.run_id[:12]} to the history at "
+                               f"{redact(self.location)}: {_short(exc)}") from None
+        return True
+
+    def ab_runs(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(ab_runs).order_by(ab_runs.c.run_time,
+                                                         ab_runs.c.recorded_at))
+            return [_utc(dict(row._mapping)) for row in rows]
+
+    def ab_measurement_rows(self, run_id: str) -> list[dict[str, Any]]:
+        query = (select(ab_measurements).where(ab_measurements.c.run_id == run_id)
+                 .order_by(ab_measurements.c.benchmark_id, ab_measurements.c.metric))
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
 
     def runs(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

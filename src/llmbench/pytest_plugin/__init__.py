@@ -5,7 +5,8 @@
 * ``session`` -- the run's records and the report written at the end;
 * ``terminal`` -- the tables printed to the terminal;
 * ``progress`` -- live progress lines of a running benchmark;
-* ``gpu_workers`` -- one GPU per pytest process (each xdist worker its own).
+* ``gpu_workers`` -- one GPU per pytest process (each xdist worker its own);
+* ``ab_worker`` -- this session as one side's worker of ``llmbench ab`` (``--ab-worker``).
 
 May import every other layer (it sits on top, under ``cli`` and ``tools``).
 """
@@ -20,6 +21,7 @@ import pytest
 
 from llmbench.profiles import Profile
 from llmbench.pytest_plugin import progress, remote
+from llmbench.pytest_plugin.ab_worker import RoundServer, WorkerHooks, add_worker_options
 from llmbench.pytest_plugin.check import RegressionCheck, benchmark_id_for, record_for_error
 from llmbench.pytest_plugin.options import GROUP, add_options, check_options
 from llmbench.pytest_plugin.profiles import (
@@ -68,6 +70,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--judge-pairs", default=None, metavar="FILE",
                     help="JSONL labelled answers (question, reference and any of right, wrong, "
                          "offtopic, evasive) to measure judges on, instead of the shipped set")
+    add_worker_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -89,8 +92,15 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     environment.set_hardware_key(config.getoption("hardware_key"))
-    config.stash[STATE_KEY] = BenchSession(config)
-    progress.install(config)
+    state = config.stash[STATE_KEY] = BenchSession(config)
+    try:
+        state.rounds = RoundServer.from_config(config)
+    except (ValueError, OSError) as exc:
+        raise pytest.UsageError(f"--ab-worker: {exc}") from None
+    if state.rounds is not None:
+        config.pluginmanager.register(WorkerHooks(state.rounds), "llmbench-ab-worker")
+    else:
+        progress.install(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -211,6 +221,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _is_xdist_worker(session.config):
         session.config.workeroutput["llmbench_records"] = json.dumps(state.records_as_dicts())
         return
+    if state.rounds is not None:  # `llmbench ab` judges and reports; its workers write nothing
+        return
     if state.records:
         state.write_report()
         from llmbench.pytest_plugin.history_hook import append_to_history
@@ -236,7 +248,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config
                             ) -> None:
     state = config.stash.get(STATE_KEY, None)
-    if state is None or not state.records or _is_xdist_worker(config):
+    if state is None or not state.records or _is_xdist_worker(config) or state.rounds:
         return
     tr = terminalreporter
     tr.write_sep("=", "llmbench summary")

@@ -69,8 +69,10 @@ class RegressionCheck:
         self.device = device
         self.benchmark_id = benchmark_id_for(request.node)
         self.path = session.store.path_for(profile.name, self.benchmark_id)
-        # Loaded at setup so a corrupt file is a test *error*, before minutes of measuring.
-        self.baseline = session.store.load(profile.name, self.benchmark_id)
+        # Loaded at setup so a corrupt file is a test *error*, before minutes of measuring
+        # (a worker of `llmbench ab` compares two sides, not a baseline).
+        self.baseline = (None if session.rounds else
+                         session.store.load(profile.name, self.benchmark_id))
         self.recorded = False
         self.started = time.perf_counter()
         self.base_seed = 0  # the profile's seed, set by measure()
@@ -81,6 +83,9 @@ class RegressionCheck:
     def measure(self, run: Callable[[int], Result], seed: int) -> Checked:
         """Run ``run(seed)`` per the repeat policy, judge the merged result, record it."""
         self.base_seed = seed
+        if self.session.rounds is not None:  # a worker of `llmbench ab`: rounds on request
+            return Checked(self.session.rounds.serve(
+                self._announcement(), lambda: self._run_once(run, seed, 0, None)), None)
         results = self._sample(run, seed)
         merged = self._merge(results)
         if self.session.update:
@@ -103,6 +108,8 @@ class RegressionCheck:
 
     def check(self, result: Result) -> Checked:
         """Judge a result the test measured itself (e.g. with pytest-benchmark)."""
+        if self.session.rounds is not None:
+            return Checked(self.session.rounds.serve(self._announcement(), None, result), None)
         if not self.device.startswith("cuda") and not result.machine.get("io_bound"):
             self._apply_probe(result, self._probe())  # just after the test's own timing
         if self.session.update:
@@ -132,7 +139,8 @@ class RegressionCheck:
             log.info(f"{self.benchmark_id}: repeat {index + 1}"
                      f"{f'/{count}' if count else ''} (seed {seed})")
         on_cpu = not self.device.startswith("cuda")
-        before = (self.last_probe_ms or self._probe()) if on_cpu else None
+        probed = on_cpu and self.session.rounds is None  # A/B rounds: the speed cancels
+        before = (self.last_probe_ms or self._probe()) if probed else None
         with ProcessClock(threads=(environment.torch_threads() or 1) if on_cpu else 1) as clock:
             result = run(seed)
         result.machine = {**result.machine, **clock.to_dict()}
@@ -148,6 +156,12 @@ class RegressionCheck:
             self.last_probe_ms = self._probe()
             self._apply_probe(result, max(before, self.last_probe_ms), judge=computes_here)
         return result
+
+    def _announcement(self) -> dict[str, Any]:
+        """What a worker of `llmbench ab` says about the benchmark it is ready to run."""
+        return {"nodeid": self.request.node.nodeid, "benchmark_id": self.benchmark_id,
+                "profile": self.profile.name, "device": self.device,
+                "environment": environment.fingerprint(self.device)}
 
     def _apply_probe(self, result: Result, probe: float, judge: bool = True) -> None:
         """Record the machine-speed probe of ``result``; its timings are busy when off."""

@@ -29,7 +29,7 @@ AUTO = "auto"
 NOT_CARRIED = frozenset({
     "update_baselines", "calibrate", "bench_report", "wandb", "langsmith", "no_cost_compare",
     "bench_confirm", "bench_alpha", "baseline_reason", "baseline_author", "bench_history",
-    "no_bench_history", "remote_deadline", "require_network",
+    "no_bench_history", "remote_deadline", "require_network", "ab_worker", "ab_only",
 })
 
 

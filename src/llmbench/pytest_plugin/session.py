@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from llmbench.core.redaction import redact_data
+from llmbench.pytest_plugin.ab_worker import RoundServer
 from llmbench.pytest_plugin.options import AUTO, CALIBRATION_REPEATS, rooted
 from llmbench.regression import environment
 from llmbench.regression.baselines import BaselineStore
@@ -64,6 +65,8 @@ class BenchSession:
         self.records: list[Record] = []
         self.written_report: Path | None = None
         self.fastest_probe_ms: float | None = None  # machine-speed probe (measure.speed_probe)
+        # Set when `llmbench ab` drives this session (--ab-worker): rounds instead of verdicts.
+        self.rounds: RoundServer | None = None
 
     def provenance(self) -> dict[str, Any]:
         """Who accepted a baseline, when, why, from which commit."""

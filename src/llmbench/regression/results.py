@@ -212,6 +212,19 @@ class Result:
             **({"contended": True} if self.busy and self.contended else {}),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        """The inverse of ``to_dict`` (a result sent by another process: ``llmbench ab``)."""
+        return cls(
+            suite=data["suite"], params=dict(data.get("params") or {}),
+            metrics={name: Metric.from_dict(m) for name, m in (data.get("metrics") or {}).items()},
+            artifacts=dict(data.get("artifacts") or {}), notes=list(data.get("notes") or []),
+            repeats=dict(data.get("repeats") or {}),
+            unavailable=dict(data.get("unavailable") or {}),
+            nondeterministic=dict(data.get("nondeterministic") or {}),
+            phases=dict(data.get("phases") or {}), machine=dict(data.get("machine") or {}),
+            busy=data.get("busy"), contended=bool(data.get("contended", False)))
+
 
 def latency_metrics(benchmark: Any, prefix: str, device: str = "cpu") -> dict[str, Metric]:
     """Turn a finished pytest-benchmark ``benchmark`` fixture's statistics into cost metrics.

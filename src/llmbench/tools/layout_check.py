@@ -17,10 +17,11 @@ from pathlib import Path
 
 # Lowest first. A layer may import itself and anything before it.
 LAYERS = ("core", "regression", "profiles", "sources", "measure", "judges", "suites", "report",
-          "history", "pytest_plugin", "tools", "cli")
+          "history", "ab", "pytest_plugin", "tools", "cli")
 ROOT_MODULES = {"__init__": "cli", "__main__": "cli", "cli": "cli",  # the package's top level
-                "cli_history": "cli"}
-NO_HEAVY_IMPORTS = {"core": ("torch", "pytest"), "regression": ("torch", "pytest")}
+                "cli_history": "cli", "cli_ab": "cli"}
+NO_HEAVY_IMPORTS = {"core": ("torch", "pytest"), "regression": ("torch", "pytest"),
+                    "ab": ("torch", "pytest")}
 
 
 @dataclass(frozen=True)
