@@ -33,12 +33,12 @@ VARIANTS = ("ours", "hf_single", "hf_batched")
 
 
 def gold_prompts(settings: RagSettings, questions: int) -> tuple[list[Messages], list[QAItem]]:
-    """Each question with its labelled documents as context: realistic prompt lengths without
-    a retriever in the measurement."""
+    """Each question with its labelled documents (all their chunks) as context: realistic
+    prompt lengths without a retriever in the measurement."""
     corpus, items = load_data(settings)
-    by_doc = {p.doc_id: p for p in corpus.passages}
     chosen = list(items[:questions])
-    prompts = [answer_messages(item.question, [by_doc[d] for d in item.doc_ids if d in by_doc])
+    prompts = [answer_messages(item.question, [p for p in corpus.passages
+                                               if p.doc_id in item.doc_ids])
                for item in chosen]
     return prompts, chosen
 
