@@ -74,7 +74,7 @@ def t_quantile(p: float, df: float) -> float:
     if not 0.0 < p < 1.0:
         raise ValueError(f"p must be in (0, 1), got {p}")
     low, high = -1e6, 1e6
-    for _ in range(200):
+    while high - low > 1e-9 * max(1.0, abs(low)):
         mid = (low + high) / 2
         if 1.0 - t_sf(mid, df) < p:
             low = mid
