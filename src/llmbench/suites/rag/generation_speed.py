@@ -23,7 +23,7 @@ from typing import Any
 
 from llmbench.profiles import RagSettings
 from llmbench.regression.results import Result, cost, info
-from llmbench.suites.rag.data import QAItem
+from llmbench.suites.rag.data import QAItem, qa_digest
 from llmbench.suites.rag.generators import LocalGenerator, build_generator
 from llmbench.suites.rag.pipeline import load_data
 from llmbench.suites.rag.prompts import Messages, answer_messages
@@ -102,8 +102,10 @@ def run_generation_speed(settings: RagSettings, generator_spec: str, *, device: 
             outputs[name] = tokens
             runs[name].append(counts[name] / seconds)
     speed = {name: statistics.median(values) for name, values in runs.items()}
+    # the questions (and so the prompts' lengths) define the workload whose speed is measured
     result = Result(SUITE, {"generator": generator_spec, "questions": len(prompts),
-                            "max_new_tokens": n_new, "batch_size": batch, "rounds": rounds})
+                            "qa": qa_digest(items), "max_new_tokens": n_new, "batch_size": batch,
+                            "rounds": rounds})
     for name in VARIANTS:
         metric = cost(speed[name], "tokens/s", "higher", kind="throughput", device=device)
         metric.samples = runs[name]
