@@ -1,7 +1,7 @@
 """One RAG configuration (generator x retriever) measured end to end on a QA set.
 
-``run_rag_benchmark`` loads the corpus and questions, retrieves for every question, answers in
-batches, scores the answers and the rankings, and returns a ``Result`` (suite ``rag``) whose
+``run_rag_benchmark`` loads the corpus and questions, retrieves and answers every question (a few
+alone, the rest in batches), scores the answers and the rankings, and returns a ``Result`` (suite ``rag``) whose
 artifacts keep one record per question. An optional ``judge`` adds its own metrics (the LLM
 judge's correctness and helpfulness) from those records.
 
@@ -198,11 +198,11 @@ def score_answers(records: Sequence[QuestionRecord], extra_metrics: Sequence[str
     per_question = {kind: dict(zip(ids, values))
                     for kind, values in metrics.rouge_scores(answers, references).items()}
     scores = {"bleu": metrics.bleu(answers, references),
-              **{kind: mean(values.values()) for kind, values in per_question.items()}}
+              **{kind: _mean(values.values()) for kind, values in per_question.items()}}
     unavailable: dict[str, str] = {}
     try:
         per_question["meteor"] = dict(zip(ids, metrics.meteor_scores(answers, references)))
-        scores["meteor"] = mean(per_question["meteor"].values())
+        scores["meteor"] = _mean(per_question["meteor"].values())
     except WordNetUnavailable as exc:
         unavailable["meteor"] = str(exc)
     for spec in extra_metrics:
@@ -215,13 +215,13 @@ def score_answers(records: Sequence[QuestionRecord], extra_metrics: Sequence[str
 
 def score_retrieval(records: Sequence[QuestionRecord]
                     ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """Mean recall, reciprocal rank and nDCG over the questions with labelled documents, and
-    each question's ({} when none is labelled)."""
+    """Mean recall, reciprocal rank and nDCG over the questions with labelled documents (no
+    means when none is labelled), and each question's."""
     rankings = [Ranking(r.qid, tuple(r.doc_ids), tuple(r.retrieved_doc_ids)) for r in records]
     return mean_scores(rankings), scores_by_question(rankings)
 
 
-def mean(values: Iterable[float]) -> float:
+def _mean(values: Iterable[float]) -> float:
     values = list(values)
     return sum(values) / len(values)
 
