@@ -4,6 +4,8 @@
 batched generation) and records BLEU, METEOR, ROUGE, recall@k / MRR / nDCG, tokens and latency,
 plus the LLM judge's correctness and helpfulness (``--judge``; ``--judge none`` turns it off).
 ``test_retrieval_latency[<retriever>]`` times retrieval alone with pytest-benchmark.
+``test_retrieval_quality[<retriever>]`` scores retrieval alone (recall@k, MRR, nDCG) on every
+labelled question of the QA set, not only the answered ones: no generation, seconds.
 
 The matrix comes from the profile's ``RagSettings`` (``--bench-profile``). ``--rag-corpus DIR``
 and ``--rag-qa FILE`` replace the fixture corpus and QA set. ``openai:<model>`` generators are
@@ -37,6 +39,7 @@ from llmbench.suites.rag.generators import (  # noqa: E402
     UnknownGeneratorError,
 )
 from llmbench.suites.rag.pipeline import retrieval_task, run_rag_benchmark  # noqa: E402
+from llmbench.suites.rag.retrieval_quality import RETRIEVAL_ONLY, retrieval_quality  # noqa: E402
 from llmbench.suites.rag.retrievers import UnknownRetrieverError  # noqa: E402
 
 pytestmark = pytest.mark.rag
@@ -79,6 +82,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         settings = _collection_settings(metafunc.config)
         metafunc.parametrize("timed_retriever",
                              [r for r in TIMED_RETRIEVERS if r in settings.retrievers])
+    if "scored_retriever" in metafunc.fixturenames:
+        settings = _collection_settings(metafunc.config)
+        metafunc.parametrize("scored_retriever",
+                             [r for r in RETRIEVAL_ONLY if r in settings.retrievers])
 
 
 def _hub_repos(settings: RagSettings, generator: str, retriever: str) -> list[str]:
@@ -165,4 +172,18 @@ def test_retrieval_latency(timed_retriever, bench_profile, bench_device, regress
                     "retrieval alone is timed only through it")
     result = task.result(list(stats.stats.data), bench_device)
     result.artifacts["pytest_benchmark"] = stats.stats.as_dict()
+    regression.check(result)
+
+
+def test_retrieval_quality(scored_retriever, bench_profile, bench_device, regression, request):
+    settings = bench_profile.rag
+    if scored_retriever not in settings.retrievers:
+        pytest.skip(f"profile {bench_profile.name!r} does not include {scored_retriever}")
+    skip_without_hub(bench_profile, _hub_repos(settings, "", scored_retriever))
+
+    with _clear_failures(scored_retriever):
+        result = retrieval_quality(settings, scored_retriever, device=bench_device,
+                                   **_data_overrides(request.config))
+    # Measured once: its scores are reproducible and it has no timing to sample (repeats would
+    # only spend the seconds --bench-repeats auto gives a cheap benchmark).
     regression.check(result)

@@ -174,6 +174,20 @@ def test_unscored_questions_are_counted_and_left_out_of_the_mean():
     assert feedback["scores"][2] == [None]
 
 
+def test_each_scored_question_keeps_its_score_by_id_for_a_paired_comparison():
+    scores = iter([0.2, 0.6, 0.4, 0.8, 0.5, 0.3] + [0.5] * 6)  # correctness: 2 repeats
+    client = ScriptedJudgeClient(lambda _: next(scores))
+    records = [{**r, "qid": qid} for r, qid in zip(RECORDS, ("q1", "q2", "q3"))]
+    report = judge_records(records, "openai:gpt-test", repeats=2,
+                           judge=make_judge("openai:gpt-test", client=client))
+    assert report.metrics["correctness"].items == pytest.approx(
+        {"q1": 0.5, "q2": 0.55, "q3": 0.35})  # each question's mean over the repeats
+    no_ids = judge_records(RECORDS, "openai:gpt-test",
+                           judge=make_judge("openai:gpt-test",
+                                            client=ScriptedJudgeClient(lambda _: 0.5)))
+    assert no_ids.metrics["correctness"].items is None
+
+
 def test_a_judge_that_scores_nothing_gives_nan_which_the_regression_check_fails_on():
     judge = make_judge("openai:gpt-test", client=ScriptedJudgeClient(lambda _: "garbage"))
     report = judge_records(RECORDS[:1], "openai:gpt-test", judge=judge)

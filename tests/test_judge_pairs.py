@@ -31,7 +31,7 @@ def test_the_shipped_set_covers_every_qa_item_with_every_kind(shipped):
     qa = load_qa(fixture_path("rag/qa.jsonl"))
     assert completeness_problems(shipped, SHIPPED, qa) == []
     counts = kind_counts(shipped)
-    assert all(counts[kind] == len(qa) == 60 for kind in COMPLETE_KINDS)
+    assert all(counts[kind] == len(qa) == 165 for kind in COMPLETE_KINDS)
     assert counts["partial"] >= 20
 
 
@@ -60,7 +60,7 @@ def test_answers_of_one_question_are_all_different_and_partials_are_shorter(ship
 
 def test_cli_checks_the_shipped_set(capsys):
     assert main(["judge-pairs"]) == 0
-    assert "60 questions (60 right, 29 partial, 60 wrong, 60 offtopic, 60 evasive): ok" in \
+    assert "165 questions (165 right, 29 partial, 165 wrong, 165 offtopic, 165 evasive): ok" in \
         capsys.readouterr().out
 
 

@@ -103,10 +103,11 @@ def test_same_resolved_settings_compare_with_the_same_baselines(project):
     (["--rag-generators", "smollm2-135m,openai:gpt-4.1-nano"],
      [f"test_rag[{g}+{r}-cpu]" for g in ("smollm2-135m", "openai-gpt-4.1-nano")
       for r in ("none", "dense", "bm25", "ensemble", "multi-query")]
-     + [f"test_retrieval_latency[{r}-cpu]" for r in ("dense", "bm25", "ensemble")]),
+     + [f"test_retrieval_latency[{r}-cpu]" for r in ("dense", "bm25", "ensemble")]
+     + [f"test_retrieval_quality[{r}-cpu]" for r in ("dense", "bm25", "ensemble")]),
     (["--rag-retrievers", "bm25,none"],
      ["test_rag[smollm2-135m+none-cpu]", "test_rag[smollm2-135m+bm25-cpu]",
-      "test_retrieval_latency[bm25-cpu]"]),
+      "test_retrieval_latency[bm25-cpu]", "test_retrieval_quality[bm25-cpu]"]),
 ])
 def test_each_override_flag_parametrizes_the_real_benchmarks(pytester, args, ids):
     module = {"--lora-ranks": "test_lora_ranks", "--precisions": "test_quantization"}.get(

@@ -124,6 +124,7 @@ def test_a_user_profile_with_the_same_resolved_settings_has_the_same_hash(tmp_pa
         latency_rounds = 3
         [profiles.complete.rag]
         questions = 12
+        chunk_chars = 350
 
         [profiles.other]
         extends = "embedded"

@@ -18,8 +18,9 @@ class ContextEcho(Generator):
 
     spec = "echo"
 
-    def __init__(self):
+    def __init__(self, seconds=0.5):
         self.calls = []
+        self.seconds = seconds  # what it reports as the wait for each completion
 
     def generate(self, prompts, *, max_new_tokens, batch_size=1):
         self.calls.append((len(prompts), batch_size))
@@ -28,7 +29,7 @@ class ContextEcho(Generator):
             user = messages[-1]["content"]
             text = (user.split("Context:\n", 1)[1].splitlines()[0] if "Context:" in user
                     else "I do not know.")
-            out.append(Completion(text, len(user.split()), len(text.split()), 0.5))
+            out.append(Completion(text, len(user.split()), len(text.split()), self.seconds))
         return out
 
 
@@ -54,29 +55,62 @@ def settings(tmp_path):
         '"reference": "Fish soup is served on Fridays.", "doc_ids": ["soup"]}\n'
         '{"id": "c", "question": "What are the vans called?", '
         '"reference": "Limpet and Barnacle.", "doc_ids": ["vans", "soup"]}\n')
-    return RagSettings(corpus=str(corpus), qa=str(qa), k=1, batch_size=2)
+    return RagSettings(corpus=str(corpus), qa=str(qa), k=1, batch_size=2, latency_requests=1)
 
 
 def test_result_shape_and_metrics(echo, settings):
     result = run_rag_benchmark(settings, "echo", "bm25")
     assert result.suite == "rag"
-    assert echo.calls == [(3, 2)]
+    assert echo.calls == [(2, 2), (1, 1)]  # b and c in one batch, then a on its own
     for name in ("bleu", "meteor", "rouge1", "rouge2", "rougeL", "recall_at_k", "mrr", "ndcg"):
         assert result.metrics[name].direction is Direction.HIGHER
         assert result.metrics[name].scope is Scope.QUALITY
     assert result.metrics["recall_at_k"].value == pytest.approx((1 + 1 + 0.5) / 3)
+    assert result.metrics["recall_at_k"].items == {"a": 1.0, "b": 1.0, "c": 0.5}
     assert result.metrics["mrr"].value == pytest.approx(1.0)
     assert result.metrics["rouge1"].value > 0.6
-    assert result.metrics["latency_p50_s"].scope is Scope.COST
-    assert result.metrics["latency_p50_s"].value >= 0.5  # retrieval + the batch's 0.5 s
+    assert set(result.metrics["rouge1"].items) == {"a", "b", "c"}
+    assert result.metrics["meteor"].value == pytest.approx(
+        sum(result.metrics["meteor"].items.values()) / 3)
+    assert result.metrics["bleu"].items is None  # a corpus score
     assert result.metrics["completion_tokens"].value == 4 + 6 + 7
     record = result.artifacts["questions"][0]
     assert record["question"] == "What colour lanyards do visitors wear?"
     assert record["contexts"] == ["Visitors wear red lanyards."]
     assert record["retrieved_doc_ids"] == ["lanyards"]
     assert record["answer"] == "Visitors wear red lanyards."
-    assert record["latency_s"] == pytest.approx(record["retrieval_s"] + 0.5)
     assert result.artifacts["config"]["label"] == "echo + bm25"
+
+
+def test_latency_is_per_request_and_batch_time_is_throughput(settings, monkeypatch):
+    """The first latency_requests questions are answered alone, timed end to end; the batch's
+    claimed wait (here 100 s per completion) never enters the latency percentiles."""
+    generator = ContextEcho(seconds=100.0)
+    monkeypatch.setattr(pipeline, "build_generator", lambda spec, device="cpu": generator)
+    result = run_rag_benchmark(dataclasses.replace(settings, latency_requests=2), "echo", "bm25")
+    assert generator.calls == [(1, 2), (1, 1), (1, 1)]
+    records = result.artifacts["questions"]
+    assert [(r["qid"], r["alone"]) for r in records] == [("a", True), ("b", True), ("c", False)]
+    alone = [r for r in records if r["alone"]]
+    assert all(r["generation_s"] < 100.0 for r in alone)  # measured around its own request
+    assert all(r["latency_s"] == pytest.approx(r["retrieval_s"] + r["generation_s"])
+               for r in records)
+    assert records[2]["generation_s"] == 100.0  # the batch's wait, kept in the record
+    p50, p95 = result.metrics["latency_p50_s"], result.metrics["latency_p95_s"]
+    assert p50.scope is p95.scope is Scope.COST
+    assert p50.value == pytest.approx(sum(r["latency_s"] for r in alone) / 2)
+    assert p50.value <= p95.value <= max(r["latency_s"] for r in alone)
+    assert result.metrics["latency_requests"].value == 2
+    assert result.metrics["batch_seconds_per_question"].scope is Scope.COST
+    assert result.params["latency_requests"] == 2
+    assert set(result.phases) >= {"retrieve", "generate", "requests"}
+
+
+def test_when_every_question_is_answered_alone_nothing_is_batched(echo, settings):
+    result = run_rag_benchmark(dataclasses.replace(settings, latency_requests=3), "echo", "bm25")
+    assert echo.calls == [(1, 1)] * 3
+    assert "batch_seconds_per_question" not in result.metrics  # nothing was batched
+    assert result.metrics["latency_requests"].value == 3
 
 
 def test_no_retrieval_has_no_retrieval_metrics(echo, settings):

@@ -5,6 +5,7 @@
     llmbench noise-study session-a/results.json session-b/results.json --metric runtime_s
     llmbench judge-pairs [FILE] [--qa FILE]
     llmbench profiles [NAME ...] [--project DIR] [--json]
+    llmbench rag-retrieval [--profile NAME] [--corpus DIR] [--qa FILE]
     llmbench history import|changes|html|study ...   (llmbench.cli_history)
     llmbench ab BASE CANDIDATE [options] [-- PYTEST_ARGS...]   (llmbench.cli_ab)
 """
@@ -107,6 +108,18 @@ def cmd_profiles(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rag_retrieval(args: argparse.Namespace) -> int:
+    """Every retriever that needs no generator, scored on every labelled question."""
+    from llmbench.profiles import project_registry
+    from llmbench.suites.rag.rankings import table
+    from llmbench.suites.rag.retrieval_quality import RETRIEVAL_ONLY, rank_all
+
+    settings = project_registry(Path(args.project)).get(args.profile).rag
+    names = [r for r in RETRIEVAL_ONLY if r in settings.retrievers]
+    print(table(rank_all(settings, names, corpus_dir=args.corpus, qa_path=args.qa)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmbench",
                                      description="Reports of llmbench runs (results.json) and the "
@@ -166,6 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
                                "current directory and its parents)")
     profiles.add_argument("--json", action="store_true", help="machine-readable output")
     profiles.set_defaults(func=cmd_profiles)
+
+    retrieval = sub.add_parser("rag-retrieval",
+                               help="score the RAG retrievers on every labelled question "
+                                    "(recall@k, MRR, nDCG, top-1 disagreement); no generation")
+    retrieval.add_argument("--profile", default="embedded",
+                           help="profile whose RAG settings to use (default: embedded)")
+    retrieval.add_argument("--project", default=".", metavar="DIR",
+                           help="where to look for the project's profiles (default: .)")
+    retrieval.add_argument("--corpus", metavar="DIR", help="another corpus (as --rag-corpus)")
+    retrieval.add_argument("--qa", metavar="FILE", help="another QA set (as --rag-qa)")
+    retrieval.set_defaults(func=cmd_rag_retrieval)
 
     from llmbench.cli_ab import add_ab_command
     from llmbench.cli_history import add_history_commands

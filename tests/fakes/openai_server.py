@@ -9,6 +9,9 @@ to fail:
   ``retry-after-ms`` so retries are fast);
 * ``delay_s`` sleeps before answering; ``hang=True`` accepts the connection, reads the request
   and never answers (until the server stops);
+* ``die_after=N`` answers N requests, then closes its port as a crashed server does: every
+  later connection is refused (``kill()`` does the same at any time); ``drop_first=N`` drops
+  the first N connections without an answer, as a server that is restarting;
 * ``usage=False`` leaves usage out, ``usage_fields`` keeps only the named usage fields;
 * ``fault(number, body, headers)`` scripts any other failure: return ``(status, payload)`` to
   answer with it, or None to answer normally (see ``llama_cpp_json_schema_fault``,
@@ -91,7 +94,8 @@ class FakeOpenAI:
                  models: tuple[str, ...] = ("fake-model",), fail_first: int = 0,
                  fail_status: int = 429, delay_s: float = 0.0, hang: bool = False,
                  usage: bool = True, usage_fields: tuple[str, ...] | None = None,
-                 fault: Fault | None = None) -> None:
+                 fault: Fault | None = None, die_after: int | None = None,
+                 drop_first: int = 0) -> None:
         self.reply = reply
         self.models = models
         self.fail_first = fail_first
@@ -101,6 +105,12 @@ class FakeOpenAI:
         self.usage = usage
         self.usage_fields = usage_fields
         self.fault = fault
+        self.die_after = die_after
+        self.drop_first = drop_first
+        self.dropped = 0
+        self.answered = 0
+        self.dead = False
+        self._killed = False
         self.requests: list[tuple[str, str | None, dict[str, Any]]] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -117,6 +127,15 @@ class FakeOpenAI:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+    def kill(self) -> None:
+        """Stop serving and close the port: connections are refused from now on."""
+        with self._lock:
+            if self._killed:
+                return
+            self._killed = True
+            self.dead = True
         self._stopping.set()  # releases hanging handlers
         self._server.shutdown()
         self._server.server_close()
@@ -146,6 +165,9 @@ class FakeOpenAI:
             time.sleep(self.delay_s)
         messages = body["messages"]
         text = self.reply(messages)
+        with self._lock:
+            self.answered += 1
+            self.dead = self.answered == self.die_after  # later requests are dropped
         reply: dict[str, Any] = {
             "id": f"chatcmpl-{number}", "object": "chat.completion",
             "created": int(time.time()), "model": body["model"],
@@ -167,6 +189,12 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                with fake._lock:
+                    drop = fake.dead or fake.dropped < fake.drop_first
+                    fake.dropped += drop
+                if drop:  # crashed or restarting: the connection drops without an answer
+                    self.close_connection = True
+                    return
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 if fake.hang:
@@ -188,6 +216,9 @@ class FakeOpenAI:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):  # the client timed out
                     pass
+                if status == 200 and fake.answered == fake.die_after:
+                    # from another thread: shutdown() waits for serve_forever to stop
+                    threading.Thread(target=fake.kill, daemon=True).start()
 
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass

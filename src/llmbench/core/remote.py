@@ -14,6 +14,11 @@ to stop at once. Shared by the ``openai:`` generator and judge.
   within …").
 * ``call_endpoint(request, endpoint)``: one request with all of the above; every wait is logged
   (logger ``llmbench``, WARNING) so a slow run says why it is slow.
+* A connection that cannot be made (refused, reset, no route; not a timeout) is retried like any
+  transient failure, but counted per endpoint across requests: ``UNREACHABLE_STOPS_AFTER`` in a
+  row before the endpoint ever answered (nothing is serving there), or ``GONE_AFTER`` in a row
+  after it had answered (one request's retries: the server exited), raise ``EndpointGone``
+  naming the URL and the error, within seconds instead of at the deadline.
 
 Every message that leaves here has been through ``redact_secrets``.
 """
@@ -43,6 +48,8 @@ BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 20.0
 RETRY_AFTER_MAX_S = 60.0
 SAME_ERROR_STOPS_AFTER = 3  # identical 500s before any success: a configuration error
+UNREACHABLE_STOPS_AFTER = 3  # failed connections in a row before any answer: nothing serving
+GONE_AFTER = DEFAULT_RETRIES + 1  # failed connections in a row after answers: the server died
 TRANSIENT_STATUS = frozenset({408, 429, 502, 503, 504})
 NO_KEY_PLACEHOLDER = "no-key"  # local servers (llama.cpp, vLLM, Ollama) take any key
 
@@ -73,6 +80,10 @@ class EndpointDeadlineExceeded(EndpointError):
     """The endpoint did not answer within the benchmark's deadline."""
 
 
+class EndpointGone(EndpointError):
+    """Nothing accepts connections at the endpoint's URL: never started, or it stopped."""
+
+
 # --- what failed -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -86,6 +97,7 @@ class Failure:
     param: str | None = None  # the request parameter the server objects to, when it says
     retry_after_s: float | None = None
     validation: bool = False  # the body is a request-validation error
+    unreachable: bool = False  # no connection could be made (not a timeout, not an HTTP error)
 
     @property
     def signature(self) -> tuple[int | None, str]:
@@ -103,7 +115,7 @@ def classify(exc: BaseException, timeout_s: float | None = None) -> Failure:
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc.__context__
         detail = f" ({type(cause).__name__}: {cause})" if cause else ""
-        return Failure(True, redact_secrets(f"endpoint unreachable{detail}"))
+        return Failure(True, redact_secrets(f"endpoint unreachable{detail}"), unreachable=True)
     if isinstance(exc, openai.APIStatusError):
         status = int(exc.status_code)
         body = getattr(exc, "body", None)
@@ -206,6 +218,7 @@ class Endpoint:
 class _Health:
     answered: int = 0
     failures: list[tuple[int | None, str]] = field(default_factory=list)
+    unreachable: int = 0  # connections that failed in a row
 
 
 class EndpointMemory:
@@ -223,6 +236,15 @@ class EndpointMemory:
             health = self._health.setdefault(endpoint.key, _Health())
             health.answered += 1
             health.failures.clear()
+            health.unreachable = 0
+
+    def connection(self, endpoint: Endpoint, failure: Failure) -> tuple[int, int]:
+        """Record whether a failed request could connect; returns the connections that failed
+        in a row and how many requests the endpoint has answered in this run."""
+        with self._lock:
+            health = self._health.setdefault(endpoint.key, _Health())
+            health.unreachable = health.unreachable + 1 if failure.unreachable else 0
+            return health.unreachable, health.answered
 
     def failed(self, endpoint: Endpoint, failure: Failure) -> int:
         """Record a failure; returns how many identical failures in a row, before any answer."""
@@ -339,6 +361,9 @@ def call_endpoint(request: Callable[[float], T], endpoint: Endpoint, *,
         last = failure
         if not failure.transient:
             raise EndpointRejected(rejection_message(endpoint, failure), failure) from None
+        in_a_row, answered = memory.connection(endpoint, failure)
+        if in_a_row >= (GONE_AFTER if answered else UNREACHABLE_STOPS_AFTER):
+            raise EndpointGone(gone_message(endpoint, failure, in_a_row, answered)) from None
         same = memory.failed(endpoint, failure) if failure.status == 500 else 0
         if same >= SAME_ERROR_STOPS_AFTER:
             raise EndpointRejected(rejection_message(endpoint, failure, repeated=same),
@@ -357,6 +382,19 @@ def call_endpoint(request: Callable[[float], T], endpoint: Endpoint, *,
                     endpoint, failure.reason, retry, retries, wait, left)
         sleep(wait)
         deadline.waited_for(wait)
+
+
+def gone_message(endpoint: Endpoint, failure: Failure, in_a_row: int, answered: int) -> str:
+    """Which URL stopped accepting connections, the error, and what it means."""
+    if answered:
+        head = (f"{endpoint} stopped answering: it had answered {answered} request(s), then "
+                f"{in_a_row} connections in a row failed ({failure.reason}). The server has "
+                "gone away (it crashed or was stopped): its own log says why")
+    else:
+        head = (f"{endpoint} cannot be reached: the first {in_a_row} connections failed "
+                f"({failure.reason}). Nothing is serving there: start the server, or fix "
+                f"{endpoint.url_variable}; if it was started, it has exited (its log says why)")
+    return redact_secrets(head + ".")
 
 
 def rejection_message(endpoint: Endpoint, failure: Failure, *, repeated: int = 0) -> str:

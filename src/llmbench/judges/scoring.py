@@ -2,7 +2,8 @@
 
 Judge scores are ordinary metrics: the mean score over the questions, with the declared
 tolerance ``JUDGE_SCORE_ABS_TOL``; with ``repeats > 1`` each repeat's mean is a sample, and the
-plugin's one comparison rule decides what moved. The result also records which judge scored it
+plugin's one comparison rule decides what moved. Each question's score is kept too
+(``Metric.items``): a noisy judge's scores are compared with the baseline's question by question. The result also records which judge scored it
 and that judge's AUCs on the labelled answers (``discrimination``, measured once per process),
 so a reader sees how far the scores can be trusted.
 """
@@ -94,10 +95,11 @@ def judge_records(records: Sequence[Any], judge_spec: str, repeats: int = 1, *,
     metrics: dict[str, Metric] = {}
     per_key: dict[str, Any] = {}
     seconds: list[float] = []
+    ids = [record_field(r, "qid") for r in records]
     for key in FEEDBACK_KEYS:
         runs = [traced_judgments(judge, key, triples) for _ in range(repeats)]
         seconds += [j.seconds for run in runs for j in run]
-        per_key[key] = _summarize_key(key, runs, metrics)
+        per_key[key] = _summarize_key(key, runs, metrics, ids)
 
     artifacts: dict[str, Any] = {
         "spec": judge.spec, "repeats": repeats,
@@ -145,9 +147,10 @@ def traced_judgments(judge: Any, key: str, triples: Sequence[tuple[Any, ...]]
     return judge_all(judge, key, triples)
 
 
-def _summarize_key(key: str, runs: list[list[Judgment]], metrics: dict[str, Metric]
-                   ) -> dict[str, Any]:
-    """``runs[r][q]``: repeat r's judgment of question q."""
+def _summarize_key(key: str, runs: list[list[Judgment]], metrics: dict[str, Metric],
+                   ids: Sequence[Any] = ()) -> dict[str, Any]:
+    """``runs[r][q]``: repeat r's judgment of question q, whose id is ``ids[q]`` (the metric
+    then keeps each scored question's mean score, for a paired comparison)."""
     questions = len(runs[0])
     scores = [[run[q].score for run in runs] for q in range(questions)]  # per question
     scored = [[s for s in row if s is not None] for row in scores]
@@ -164,6 +167,8 @@ def _summarize_key(key: str, runs: list[list[Judgment]], metrics: dict[str, Metr
     if len(runs) > 1 and repeat_means:
         metric.samples = repeat_means
         metric.value = statistics.median(repeat_means)
+    if ids and all(qid is not None for qid in ids):
+        metric.items = {str(qid): m for qid, m in zip(ids, means) if m is not None} or None
     metrics[key] = metric
     unscored_questions = sum(m is None for m in means)
     metrics[f"{key}_unscored"] = info(unscored_questions, "questions")

@@ -6,6 +6,8 @@ usage error, exit 4) and registers the hooks below:
 
 * every test runs under its own ``llmbench.core.remote.remote_deadline(--remote-deadline)``: an
   endpoint silent that long fails the benchmark with "endpoint … did not answer within …";
+* an endpoint that cannot be connected to (``EndpointGone``: never up, or it died mid-run) ends
+  that benchmark with the outcome ``error``, the URL and the error in its row, at once;
 * ``--require-network``: selected benchmarks marked ``network`` whose endpoint has no key or URL
   are a usage error instead of a skip (as ``-m gpu`` is for CUDA), and so is ``--langsmith``
   without ``LANGSMITH_API_KEY``.
@@ -19,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from llmbench.core.remote import Deadline, openai_settings, remote_deadline
+from llmbench.core.remote import Deadline, EndpointGone, openai_settings, remote_deadline
 
 NETWORK_MARK = "network"
 
@@ -63,4 +65,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
     with remote_deadline(item.config.getoption("remote_deadline")):
-        return (yield)
+        try:
+            return (yield)
+        except EndpointGone as exc:
+            from llmbench.pytest_plugin.check import RegressionCheck
+            from llmbench.regression.verdicts import Outcome
+
+            checker = getattr(item, "funcargs", {}).get("regression")
+            if isinstance(checker, RegressionCheck):
+                checker.conclude_unfinished(Outcome.ERROR, str(exc))
+            raise pytest.fail.Exception(str(exc), pytrace=False) from None

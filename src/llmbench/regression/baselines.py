@@ -114,6 +114,10 @@ def _validate(path: Path, data: Any) -> None:
                 _require(isinstance(samples, list) and all(map(_is_finite_number, samples)),
                          path, f"field '{where}.metrics.{name}.samples' must be a list of "
                                f"finite numbers")
+                items = metric.get("items", {})
+                _require(isinstance(items, dict) and all(map(_is_finite_number, items.values())),
+                         path, f"field '{where}.metrics.{name}.items' must map item ids to finite "
+                               f"numbers")
                 for key in ("noise", "tolerance"):
                     noise = metric.get(key)
                     _require(noise is None or (isinstance(noise, dict) and all(
@@ -142,7 +146,8 @@ class Baseline:
         entry = self.data.get(section, {}).get(key)
         if entry is None:
             return None
-        return {name: Reference(float(m["value"]), tuple(m.get("samples", ())), _noise_of(m))
+        return {name: Reference(float(m["value"]), tuple(m.get("samples", ())), _noise_of(m),
+                                m.get("items"))
                 for name, m in entry["metrics"].items()}
 
     def entry(self, section: str, key: str) -> dict[str, Any] | None:

@@ -9,6 +9,9 @@ How a metric is compared depends on its ``Determinism``:
   evidence: the shift of the medians must be significant given the samples on both sides and
   the metric's noise (``stats.shift_test``). Significant -> regressed / improved; suggestive
   (p <= 0.1) and worse -> unconfirmed (visible, not failing); otherwise within noise.
+* a noisy quality metric that both sides scored item by item (a RAG configuration's questions,
+  ``Metric.items``; noisy: a remote model, or other seeds) is judged the same way on the
+  items' differences instead (``paired.paired_test``): one run carries its own noise estimate.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from llmbench.regression.paired import MIN_PAIRED_ITEMS, PairedTest, paired_test, shared_items
 from llmbench.regression.results import Determinism, Direction, Metric, Result, Scope, json_number
 from llmbench.regression.stats import (
     DEFAULT_ALPHA,
@@ -90,6 +94,7 @@ class Reference:
     samples: tuple[float, ...] = ()
     # From --calibrate: {"within_cv", "between_cv", "sessions", "session_medians", ...}
     noise: Mapping[str, Any] | None = None
+    items: Mapping[str, float] | None = None  # each item's score (Metric.items)
 
     @classmethod
     def of(cls, baseline: float | Reference) -> Reference:
@@ -160,7 +165,8 @@ def compare_metric(name: str, current: Metric, baseline: float | Reference,
         row.allowed = current.allowed_change(centre)
         row.tolerance = "declared"
 
-    delta = current.value - centre
+    paired = None if exact else _paired(current, ref, context)
+    delta = current.value - centre if paired is None else paired.mean
     if current.direction is Direction.EXACT:
         worse = abs(delta)
     else:
@@ -170,6 +176,9 @@ def compare_metric(name: str, current: Metric, baseline: float | Reference,
     if exact:
         row.verdict = Verdict.REGRESSED if worse > 0 else Verdict.IMPROVED
         return row
+    if paired is not None:
+        row.test, row.p_value = paired.describe(current.unit), paired.p_value
+        return _significance(row, worse, paired.p_value, context)
 
     declared = declared_noise(current, context.device_class)
     noise = noise_model(ref.sample_values, current.sample_values,
@@ -187,13 +196,27 @@ def compare_metric(name: str, current: Metric, baseline: float | Reference,
                       worse_is_higher=worse_is_higher, noise=noise, centre=centre)
     row.test = test.describe(current.unit)
     row.p_value = test.p_value
-    if test.p_value <= context.alpha:
+    return _significance(row, worse, test.p_value, context)
+
+
+def _significance(row: MetricComparison, worse: float, p_value: float,
+                  context: Context) -> MetricComparison:
+    if p_value <= context.alpha:
         row.verdict = Verdict.REGRESSED if worse > 0 else Verdict.IMPROVED
-    elif worse > 0 and test.p_value <= SUGGESTIVE_P:
+    elif worse > 0 and p_value <= SUGGESTIVE_P:
         row.verdict = Verdict.UNCONFIRMED
     else:
         row.verdict = Verdict.WITHIN_NOISE
     return row
+
+
+def _paired(current: Metric, ref: Reference, context: Context) -> PairedTest | None:
+    """The per-item test of a noisy quality metric that both sides scored item by item."""
+    noisy = current.determinism is Determinism.NOISY or not context.same_seeds
+    if (current.scope is not Scope.QUALITY or not noisy or not current.items or not ref.items
+            or len(shared_items(ref.items, current.items)) < MIN_PAIRED_ITEMS):
+        return None
+    return paired_test(ref.items, current.items)
 
 
 def compare_result(result: Result, quality_baseline: Mapping[str, float | Reference] | None,

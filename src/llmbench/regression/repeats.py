@@ -87,10 +87,21 @@ def merge_repeats(results: Sequence[Result], seeds: Sequence[int],
                 merged.nondeterministic[name] = values
         else:
             value = statistics.median(values)
-        merged.add(name, replace(template, value=value, samples=values))
+        merged.add(name, replace(template, value=value, samples=values,
+                                 items=template.items if reproduce else _mean_items(
+                                     [r.metrics[name] for r in pool if name in r.metrics])))
     for later in results[1:]:
         merged.notes.extend(note for note in later.notes if note not in merged.notes)
     return merged
+
+
+def _mean_items(metrics: Sequence[Metric]) -> dict[str, float] | None:
+    """Each item's mean over the repeats that scored it."""
+    scored: dict[str, list[float]] = {}
+    for metric in metrics:
+        for key, value in (metric.items or {}).items():
+            scored.setdefault(key, []).append(value)
+    return {key: statistics.fmean(values) for key, values in scored.items()} or None
 
 
 def _merge_machine(results: Sequence[Result]) -> dict:

@@ -53,6 +53,9 @@ class Metric:
     # What it measures (time, throughput, memory, loss, ...): looks up the noise it is judged
     # by in ``tolerances.TOLERANCES`` until --calibrate measures it.
     kind: str | None = None
+    # A mean over items (a RAG configuration's questions): each item's score, by item id. A
+    # noisy metric is then judged item by item against the baseline's (``regression.paired``).
+    items: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         self.direction = Direction(self.direction)
@@ -66,6 +69,8 @@ class Metric:
         self.determinism = Determinism(self.determinism)
         if self.samples is not None:
             self.samples = [float(v) for v in self.samples]
+        if self.items is not None:
+            self.items = {str(k): float(v) for k, v in self.items.items()}
 
     @property
     def sample_values(self) -> list[float]:
@@ -96,6 +101,8 @@ class Metric:
             "determinism": self.determinism.value,
             **({"samples": [json_number(v) for v in self.samples]} if self.samples else {}),
             **({"kind": self.kind} if self.kind else {}),
+            **({"items": {k: json_number(v) for k, v in self.items.items()}}
+               if self.items else {}),
         }
 
     @classmethod
@@ -111,6 +118,7 @@ class Metric:
             determinism=data.get("determinism"),
             samples=data.get("samples"),
             kind=data.get("kind"),
+            items=data.get("items"),
         )
 
 

@@ -67,7 +67,7 @@ class Outcome(str, Enum):
     NEW = "new"  # no baseline for this benchmark (or this device class) yet
     NOT_COMPARED = "not compared"  # nothing could be compared (e.g. --no-cost-compare)
     UPDATED = "updated"  # --update-baselines wrote it
-    ERROR = "error"  # the baseline file is unusable or could not be written
+    ERROR = "error"  # the baseline file is unusable or unwritable, or an endpoint went away
 
     @property
     def fails(self) -> bool:
@@ -122,7 +122,9 @@ KINDS: dict[str, Kind] = {
     "not comparable": Kind("≉", "⚠️", True, "the benchmark's params changed since the "
                                            "baseline"),
     "updated": Kind("✎", "📝", False, "baseline rewritten by --update-baselines"),
-    "error": Kind("‼", "🛑", True, "the baseline file is unusable or could not be written"),
+    "error": Kind("‼", "🛑", True, "the baseline file is unusable or could not be written, or a "
+                                  "remote endpoint could not be connected to (its URL and the "
+                                  "error are given)"),
 }
 # "new" fails at the benchmark level (no baseline at all), not at the metric level.
 BENCHMARK_KINDS = {o.value: replace(KINDS[o.value], fails=o.fails) for o in Outcome}

@@ -79,7 +79,7 @@ def _row(name: str, metric_a: dict[str, Any] | None, metric_b: dict[str, Any] | 
         return "only in A"
     a = _value(metric_a)
     reference = Reference(a, tuple(float(s) for s in metric_a.get("samples") or ()),
-                          metric_a.get("noise"))
+                          metric_a.get("noise"), metric_a.get("items"))
     if a is None or not math.isfinite(a):
         return "A not finite"
     current = Metric.from_dict(metric_b)

@@ -88,6 +88,7 @@ LAYOUTS: dict[str, SuiteLayout] = {
             Column("MRR", ("mrr",)),
             Column("nDCG", ("ndcg",)),
             Column("P95 latency", ("latency_p95_s",)),
+            Column("Batch time per question", ("batch_seconds_per_question",)),
         ),
     ),
     "judge": SuiteLayout(

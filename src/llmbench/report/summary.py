@@ -140,6 +140,7 @@ def render_summary(results: dict[str, Any], tables: list[Table], problems: list[
             out += ["<details><summary>Other metrics</summary>", "",
                     render_table(table, extra=True), "", "</details>", ""]
         out += _ranking(table)
+        out += _top1_disagreement(table)
         for image in (plots or {}).get(table.key, []):
             out += [f"![{image.stem}]({image.as_posix()})", ""]
     if tables:
@@ -163,6 +164,23 @@ def _ranking(table: Table) -> list[str]:
              "1 = best on every score):", "", "| # | Configuration | Score |", "|---:|---|---:|"]
     lines += [f"| {r.rank} | {_escape(r.name)} | {format_number(r.score)} |" for r in ranked]
     return lines + [""]
+
+
+def _top1_disagreement(table: Table) -> list[str]:
+    """Retrievers that kept each question's ranking (test_retrieval_quality): how often two of
+    them put a different document first."""
+    kept = {row.label: row.artifact("rankings") for row in table.rows}
+    kept = {label: rows for label, rows in kept.items() if rows}
+    if table.suite != "rag" or len(kept) < 2:
+        return []
+    from llmbench.suites.rag.rankings import rankings_of, top1_disagreement
+
+    rankings = {label: rankings_of(rows) for label, rows in kept.items()}
+    labels = sorted(rankings)
+    pairs = [f"{a} vs {b} {top1_disagreement(rankings[a], rankings[b]):.0%}"
+             for i, a in enumerate(labels) for b in labels[i + 1:]]
+    return ["Top-1 disagreement (share of the questions whose first document differs): "
+            + ", ".join(pairs) + ".", ""]
 
 
 def _time_section(records: list[dict[str, Any]]) -> list[str]:

@@ -28,7 +28,7 @@ from typing import Any
 
 from llmbench.profiles import RagSettings
 from llmbench.regression.results import Result, cost, info
-from llmbench.suites.rag.data import QAItem
+from llmbench.suites.rag.data import QAItem, qa_digest
 from llmbench.suites.rag.generators import LocalGenerator, build_generator
 from llmbench.suites.rag.pipeline import load_data
 from llmbench.suites.rag.prompts import Messages, answer_messages
@@ -38,12 +38,12 @@ VARIANTS = ("ours", "hf_single", "hf_batched")
 
 
 def gold_prompts(settings: RagSettings, questions: int) -> tuple[list[Messages], list[QAItem]]:
-    """Each question with its labelled documents as context: realistic prompt lengths without
-    a retriever in the measurement."""
+    """Each question with its labelled documents (all their chunks) as context: realistic
+    prompt lengths without a retriever in the measurement."""
     corpus, items = load_data(settings)
-    by_doc = {p.doc_id: p for p in corpus.passages}
     chosen = list(items[:questions])
-    prompts = [answer_messages(item.question, [by_doc[d] for d in item.doc_ids if d in by_doc])
+    prompts = [answer_messages(item.question, [p for p in corpus.passages
+                                               if p.doc_id in item.doc_ids])
                for item in chosen]
     return prompts, chosen
 
@@ -111,8 +111,10 @@ def run_generation_speed(settings: RagSettings, generator_spec: str, *, device: 
             outputs[name] = tokens
             runs[name].append(counts[name] / seconds)
     speed = {name: statistics.median(values) for name, values in runs.items()}
+    # the questions (and so the prompts' lengths) define the workload whose speed is measured
     result = Result(SUITE, {"generator": generator_spec, "questions": len(prompts),
-                            "max_new_tokens": n_new, "batch_size": batch, "rounds": rounds})
+                            "qa": qa_digest(items), "max_new_tokens": n_new, "batch_size": batch,
+                            "rounds": rounds})
     for name in VARIANTS:
         metric = cost(speed[name], "tokens/s", "higher", kind="host_throughput",
                       device=device)

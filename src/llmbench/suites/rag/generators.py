@@ -28,6 +28,7 @@ from llmbench.core.remote import (
     MEMORY,
     Endpoint,
     EndpointError,
+    EndpointGone,
     EndpointRejected,
     Failure,
     base_url_of,
@@ -234,6 +235,8 @@ class OpenAIGenerator(Generator):
             except EndpointRejected as exc:
                 if not self._adapt(exc.failure, params):
                     raise GenerationError(str(exc)) from None  # unchained: may hold the key
+            except EndpointGone:
+                raise  # the plugin reports it as an error of the run, not of the model
             except EndpointError as exc:
                 raise GenerationError(str(exc)) from None
         raise GenerationError(f"{self.endpoint}: the server keeps refusing the request's "

@@ -49,28 +49,40 @@ def bleu(predictions: Sequence[str], references: Sequence[str]) -> float:
                              smoothing_function=SmoothingFunction().method3))
 
 
-def meteor(predictions: Sequence[str], references: Sequence[str]) -> float:
-    """Mean METEOR; raises ``WordNetUnavailable`` rather than scoring without synonyms."""
+def meteor_scores(predictions: Sequence[str], references: Sequence[str]) -> list[float]:
+    """METEOR of each answer; raises ``WordNetUnavailable`` rather than scoring without
+    synonyms."""
     from nltk.translate.meteor_score import meteor_score
 
     from llmbench.suites.rag.wordnet import load_wordnet
 
     _check_pairs(predictions, references)
     wordnet = load_wordnet()
-    scores = [meteor_score([tokenize(r)], tokenize(p), wordnet=wordnet)
-              for p, r in zip(predictions, references)]
-    return float(np.mean(scores))
+    return [float(meteor_score([tokenize(r)], tokenize(p), wordnet=wordnet))
+            for p, r in zip(predictions, references)]
 
 
-def rouge(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
-    """Mean ROUGE-1, ROUGE-2 and ROUGE-L F1 (with stemming)."""
+def meteor(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """Mean METEOR (see ``meteor_scores``)."""
+    return float(np.mean(meteor_scores(predictions, references)))
+
+
+def rouge_scores(predictions: Sequence[str], references: Sequence[str]
+                 ) -> dict[str, list[float]]:
+    """ROUGE-1, ROUGE-2 and ROUGE-L F1 (with stemming) of each answer."""
     from rouge_score import rouge_scorer
 
     _check_pairs(predictions, references)
     kinds = ("rouge1", "rouge2", "rougeL")
     scorer = rouge_scorer.RougeScorer(list(kinds), use_stemmer=True)
     scores = [scorer.score(r, p) for p, r in zip(predictions, references)]
-    return {kind: float(np.mean([s[kind].fmeasure for s in scores])) for kind in kinds}
+    return {kind: [float(s[kind].fmeasure) for s in scores] for kind in kinds}
+
+
+def rouge(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """Mean ROUGE-1, ROUGE-2 and ROUGE-L F1 (with stemming)."""
+    return {kind: float(np.mean(values))
+            for kind, values in rouge_scores(predictions, references).items()}
 
 
 # --- retrieval: one ranked list of document ids against the labelled relevant ids -------------

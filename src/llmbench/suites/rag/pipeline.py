@@ -1,13 +1,14 @@
 """One RAG configuration (generator x retriever) measured end to end on a QA set.
 
-``run_rag_benchmark`` loads the corpus and questions, retrieves for every question, answers in
-batches, scores the answers and the rankings, and returns a ``Result`` (suite ``rag``) whose
+``run_rag_benchmark`` loads the corpus and questions, retrieves and answers every question (a few
+alone, the rest in batches), scores the answers and the rankings, and returns a ``Result`` (suite ``rag``) whose
 artifacts keep one record per question. An optional ``judge`` adds its own metrics (the LLM
 judge's correctness and helpfulness) from those records.
 
-Latency of a question = its retrieval time (including query-variant generation for
-multi-query) + the time of the generation batch that answered it: what a caller served in that
-batch waits for. ``seconds_per_question`` is the whole run's wall time divided by the questions.
+Two timings, two meanings (``answering``): ``latency_p50_s`` / ``latency_p95_s`` are the
+end-to-end latencies (retrieve + generate, batch size 1) of the first ``latency_requests``
+questions, each answered as one request; ``batch_seconds_per_question`` is the wall time of
+answering the other questions in batches of ``batch_size``, per question: throughput.
 All of them are ``host_time``: a small model answering short questions is paced by Python and
 kernel launches on a GPU too (``regression.tolerances``).
 """
@@ -15,52 +16,36 @@ kernel launches on a GPU too (``regression.tolerances``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llmbench.core.fixtures import fixture_path
 from llmbench.core.specs import FIXTURES_PREFIX
-from llmbench.core.tracing import traceable
 from llmbench.judges import JudgeOutcome
 from llmbench.profiles import RagSettings
-from llmbench.regression.results import Determinism, Result, cost, info, quality, seeded_on
+from llmbench.regression.results import (
+    Determinism,
+    Metric,
+    Result,
+    cost,
+    info,
+    quality,
+    seeded_on,
+)
 from llmbench.suites.rag import metrics
+from llmbench.suites.rag.answering import QuestionRecord, answer_questions
 from llmbench.suites.rag.data import Corpus, QAItem, load_corpus, load_qa, qa_digest
-from llmbench.suites.rag.generators import OPENAI_PREFIX, Generator, build_generator
-from llmbench.suites.rag.prompts import answer_messages, prompts_digest
-from llmbench.suites.rag.retrievers import Retrieval, Retriever, build_retriever
+from llmbench.suites.rag.generators import OPENAI_PREFIX, build_generator
+from llmbench.suites.rag.prompts import prompts_digest
+from llmbench.suites.rag.rankings import Ranking, mean_scores, scores_by_question
+from llmbench.suites.rag.retrievers import Retriever, build_retriever
 from llmbench.suites.rag.wordnet import WordNetUnavailable
 
 SUITE = "rag"
 # Lexical scores of greedy answers are near-deterministic on one device class; a different CPU
 # can flip a few greedy tokens, hence the small absolute slack.
-
-
-@dataclass
-class QuestionRecord:
-    """Everything one question went through; the judge reads these."""
-
-    qid: str
-    question: str
-    reference: str
-    doc_ids: list[str]  # labelled relevant documents
-    retrieved_doc_ids: list[str]  # in rank order
-    contexts: list[str]  # passage texts given to the generator
-    queries: list[str]  # what the retriever searched (multi-query: question + variants)
-    answer: str
-    prompt_tokens: int | None  # answer + query variants; None when the endpoint gave no usage
-    completion_tokens: int | None
-    retrieval_s: float
-    generation_s: float
-
-    @property
-    def latency_s(self) -> float:
-        return self.retrieval_s + self.generation_s
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "latency_s": self.latency_s}
 
 
 Judge = Callable[[Sequence[QuestionRecord]], JudgeOutcome]
@@ -111,27 +96,26 @@ def run_rag_benchmark(settings: RagSettings, generator_spec: str, retriever_name
     load_s = started - loading
     phases: dict[str, float] = {}
     records = answer_questions(items, retriever, generator, max_new_tokens=settings.max_new_tokens,
-                               batch_size=settings.batch_size, phases=phases)
-    wall_s = time.perf_counter() - started
+                               batch_size=settings.batch_size,
+                               alone=min(settings.latency_requests, len(items)), phases=phases)
 
     result = Result(SUITE, _params(settings, generator_spec, retriever_name, corpus.digest,
                                    items))
     # Greedy answers of a local model are reproducible on CPU; a remote model's are not.
     answers = (Determinism.NOISY if generator_spec.startswith(OPENAI_PREFIX)
                else seeded_on(device))
-    answer_scores, unavailable = score_answers(records, settings.extra_metrics)
+    answer_scores, per_question, unavailable = score_answers(records, settings.extra_metrics)
     for name, value in answer_scores.items():
-        result.add(name, quality(value, "score", "higher", kind="text_score", device=device,
-                                 determinism=answers))
+        result.add(name, _score(value, per_question.get(name), "text_score", device, answers))
     if retriever_name != "none":
         # multi-query retrieval depends on the generator's query variants
         ranking = answers if retriever_name == "multi-query" else seeded_on(device)
-        for name, value in score_retrieval(records).items():
-            kind = "text_score" if retriever_name == "multi-query" else "retrieval_score"
-            result.add(name, quality(value, "score", "higher", kind=kind, device=device,
-                                     determinism=ranking))
+        kind = "text_score" if retriever_name == "multi-query" else "retrieval_score"
+        means, per_question = score_retrieval(records)
+        for name, value in means.items():
+            result.add(name, _score(value, per_question[name], kind, device, ranking))
     _add_tokens(result, records, unavailable, answers)
-    _add_latency(result, records, wall_s, device)
+    _add_latency(result, records, phases, device)
     result.add("contexts_per_question",
                info(sum(len(r.contexts) for r in records) / len(records), "passages"))
 
@@ -192,68 +176,36 @@ def retrieval_task(settings: RagSettings, retriever_name: str, *, device: str = 
     retriever = build_retriever(retriever_name, corpus, k=settings.k, embedder=settings.embedder,
                                 device=device, ensemble_weights=settings.ensemble_weights,
                                 rrf_c=settings.rrf_c)
-    params = {key: value for key, value in
-              _params(settings, "", retriever_name, corpus.digest, items).items()
-              if key not in ("generator", "max_new_tokens", "batch_size", "prompts", "metrics")}
-    params["timing"] = "retrieval only"
+    params = {**retrieval_params(settings, retriever_name, corpus.digest, items),
+              "timing": "retrieval only"}
     return RetrievalTask(settings, retriever, [item.question for item in items], params)
 
 
-@traceable(name="retrieve", run_type="retriever")
-def _retrieve(retriever: Retriever, question: str) -> Retrieval:
-    return retriever.retrieve(question)
-
-
-@traceable(name="generate", run_type="llm")
-def _generate(generator: Generator, prompts, *, max_new_tokens: int, batch_size: int):
-    return generator.generate(prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
-
-
-def answer_questions(items: Sequence[QAItem], retriever: Retriever, generator: Generator, *,
-                     max_new_tokens: int, batch_size: int,
-                     phases: dict[str, float] | None = None) -> list[QuestionRecord]:
-    """Retrieve for every question, then answer them in batches of ``batch_size``;
-    ``phases`` receives the wall time of each step."""
-    phases = {} if phases is None else phases
-    retrievals: list[tuple[Retrieval, float]] = []
-    started = time.perf_counter()
-    retriever.prepare([item.question for item in items], batch_size)
-    for item in items:
-        t0 = time.perf_counter()
-        retrieval = _retrieve(retriever, item.question)
-        retrievals.append((retrieval, time.perf_counter() - t0 + retrieval.prepared_s))
-    prompts = [answer_messages(item.question, retrieval.passages)
-               for item, (retrieval, _) in zip(items, retrievals)]
-    phases["retrieve"] = time.perf_counter() - started
-    started = time.perf_counter()
-    completions = _generate(generator, prompts, max_new_tokens=max_new_tokens,
-                            batch_size=batch_size)
-    phases["generate"] = time.perf_counter() - started
-    records = []
-    for item, (retrieval, retrieval_s), completion in zip(items, retrievals, completions):
-        records.append(QuestionRecord(
-            qid=item.qid, question=item.question, reference=item.reference,
-            doc_ids=list(item.doc_ids),
-            retrieved_doc_ids=_unique(p.doc_id for p in retrieval.passages),
-            contexts=[p.text for p in retrieval.passages], queries=retrieval.queries,
-            answer=completion.text,
-            prompt_tokens=_plus(completion.prompt_tokens, retrieval.prompt_tokens),
-            completion_tokens=_plus(completion.completion_tokens, retrieval.completion_tokens),
-            retrieval_s=retrieval_s, generation_s=completion.seconds))
-    return records
+def retrieval_params(settings: RagSettings, retriever_name: str, corpus_digest: str,
+                     items: Sequence[QAItem]) -> dict[str, Any]:
+    """The params of a benchmark of retrieval alone (no generator, no answers)."""
+    return {key: value for key, value in
+            _params(settings, "", retriever_name, corpus_digest, items).items()
+            if key not in ("generator", "max_new_tokens", "batch_size", "prompts", "metrics",
+                           "latency_requests")}
 
 
 def score_answers(records: Sequence[QuestionRecord], extra_metrics: Sequence[str] = ()
-                  ) -> tuple[dict[str, float], dict[str, str]]:
-    """Lexical scores of the answers against the references, and the metrics that could not
-    be computed here (name -> reason)."""
+                  ) -> tuple[dict[str, float], dict[str, dict[str, float]], dict[str, str]]:
+    """Lexical scores of the answers against the references; each question's METEOR and ROUGE
+    (metric -> question id -> score; BLEU is a corpus score); and the metrics that could not be
+    computed here (name -> reason)."""
     answers = [r.answer for r in records]
     references = [r.reference for r in records]
+    ids = [r.qid for r in records]
+    per_question = {kind: dict(zip(ids, values))
+                    for kind, values in metrics.rouge_scores(answers, references).items()}
     scores = {"bleu": metrics.bleu(answers, references),
-              **metrics.rouge(answers, references)}
+              **{kind: _mean(values.values()) for kind, values in per_question.items()}}
     unavailable: dict[str, str] = {}
     try:
-        scores["meteor"] = metrics.meteor(answers, references)
+        per_question["meteor"] = dict(zip(ids, metrics.meteor_scores(answers, references)))
+        scores["meteor"] = _mean(per_question["meteor"].values())
     except WordNetUnavailable as exc:
         unavailable["meteor"] = str(exc)
     for spec in extra_metrics:
@@ -261,21 +213,27 @@ def score_answers(records: Sequence[QuestionRecord], extra_metrics: Sequence[str
             scores.update(metrics.evaluate_metric(spec, answers, references))
         except metrics.MetricUnavailable as exc:
             unavailable[spec] = str(exc)
-    return scores, unavailable
+    return scores, per_question, unavailable
 
 
-def score_retrieval(records: Sequence[QuestionRecord]) -> dict[str, float]:
-    """Mean recall, reciprocal rank and nDCG over the questions that have labelled documents."""
-    labelled = [r for r in records if r.doc_ids]
-    if not labelled:
-        return {}
-    n = len(labelled)
-    return {
-        "recall_at_k": sum(metrics.recall(r.retrieved_doc_ids, r.doc_ids) for r in labelled) / n,
-        "mrr": sum(metrics.reciprocal_rank(r.retrieved_doc_ids, r.doc_ids)
-                   for r in labelled) / n,
-        "ndcg": sum(metrics.ndcg(r.retrieved_doc_ids, r.doc_ids) for r in labelled) / n,
-    }
+def score_retrieval(records: Sequence[QuestionRecord]
+                    ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Mean recall, reciprocal rank and nDCG over the questions with labelled documents (no
+    means when none is labelled), and each question's."""
+    rankings = [Ranking(r.qid, tuple(r.doc_ids), tuple(r.retrieved_doc_ids)) for r in records]
+    return mean_scores(rankings), scores_by_question(rankings)
+
+
+def _mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def _score(value: float, items: dict[str, float] | None, kind: str, device: str,
+           determinism: Determinism) -> Metric:
+    metric = quality(value, "score", "higher", kind=kind, device=device, determinism=determinism)
+    metric.items = items or None
+    return metric
 
 
 def _add_tokens(result: Result, records: Sequence[QuestionRecord],
@@ -292,13 +250,19 @@ def _add_tokens(result: Result, records: Sequence[QuestionRecord],
                                  determinism=determinism))
 
 
-def _add_latency(result: Result, records: Sequence[QuestionRecord], wall_s: float,
+def _add_latency(result: Result, records: Sequence[QuestionRecord], phases: dict[str, float],
                  device: str) -> None:
-    latencies = [r.latency_s for r in records]
-    for name, value in (("latency_p50_s", metrics.percentile(latencies, 50)),
-                        ("latency_p95_s", metrics.percentile(latencies, 95)),
-                        ("seconds_per_question", wall_s / len(records))):
-        result.add(name, cost(value, "s", kind="host_time", device=device))
+    """Per-request latency of the questions answered alone; batch time per question of the
+    others (``answering``)."""
+    alone = [r.latency_s for r in records if r.alone]
+    if alone:
+        for name, q in (("latency_p50_s", 50), ("latency_p95_s", 95)):
+            result.add(name, cost(metrics.percentile(alone, q), "s", kind="host_time", device=device))
+        result.add("latency_requests", info(len(alone), "requests"))
+    batched = sum(not r.alone for r in records)
+    if batched:
+        seconds = (phases.get("retrieve", 0.0) + phases.get("generate", 0.0)) / batched
+        result.add("batch_seconds_per_question", cost(seconds, "s", kind="host_time", device=device))
     result.add("retrieval_p50_s", info(metrics.percentile([r.retrieval_s for r in records], 50),
                                        "s"))
 
@@ -328,6 +292,7 @@ def _params(settings: RagSettings, generator_spec: str, retriever_name: str,
         "questions": len(items),
         "max_new_tokens": settings.max_new_tokens,
         "batch_size": settings.batch_size,
+        "latency_requests": settings.latency_requests,
         "prompts": prompts_digest(),
         "metrics": sorted(settings.extra_metrics),
     }
@@ -342,11 +307,3 @@ def _params(settings: RagSettings, generator_spec: str, retriever_name: str,
     if retriever_name == "multi-query":
         params["variant_tokens"] = settings.variant_tokens
     return params
-
-
-def _unique(values: Any) -> list[str]:
-    return list(dict.fromkeys(values))
-
-
-def _plus(a: int | None, b: int) -> int | None:
-    return None if a is None else a + b
