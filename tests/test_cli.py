@@ -127,7 +127,7 @@ def test_compare_leaves_timings_of_a_busy_pair_unjudged_as_the_plugin_does(
 
 
 @pytest.mark.parametrize(("environment_b", "why"), [
-    ({"torch_threads": 2}, "run A ran with 1 torch thread(s), run B 2: set OMP_NUM_THREADS=1"),
+    ({"torch_threads": 2}, "run A ran with 1 torch thread(s), run B 2: run with --bench-threads 1"),
     ({"hardware_key": "cpu/Other x8"}, "run A ran on 'cpu/Test x2', run B on 'cpu/Other x8'"),
 ])
 def test_compare_does_not_judge_costs_from_other_hardware_or_thread_counts(

@@ -80,10 +80,17 @@ def test_timings_from_another_torch_thread_count_are_not_compared_on_cpu(tmp_pat
     decision = decide(result(runtime=0.5), baseline, {**CPU, "torch_threads": 2})
     assert decision.outcome is Outcome.PASS  # the loss was still compared
     assert "recorded with 1 torch thread(s), this run has 2" in decision.reason
-    assert "OMP_NUM_THREADS=1" in decision.reason
+    assert "--bench-threads 1" in decision.reason
     assert {r.name: r.verdict for r in decision.rows}["runtime_s"] is Verdict.NOT_COMPARED
     same = decide(result(runtime=2.0), baseline, {**CPU, "torch_threads": 1})
     assert same.outcome is Outcome.REGRESSED
+    # ...and from another number of processes sharing the cores (pytest-xdist workers)
+    shared = decide(result(runtime=0.5), baseline, {**CPU, "torch_threads": 1, "workers": 2})
+    assert "recorded with 1 worker(s) x 1 torch thread(s), this run has 2 x 1" in shared.reason
+    assert {r.name: r.verdict for r in shared.rows}["runtime_s"] is Verdict.NOT_COMPARED
+    # a baseline recorded before the worker count was kept ran one process
+    assert decide(result(runtime=2.0), baseline,
+                  {**CPU, "torch_threads": 1, "workers": 1}).outcome is Outcome.REGRESSED
     gpu_env = {"device_class": "cuda", "hardware_key": "cuda/H x1"}
     store.write("g", "a/b/c", result(), {**gpu_env, "torch_threads": 8}, PROV)
     gpu = decide(result(runtime=2.0), store.load("g", "a/b/c"), {**gpu_env, "torch_threads": 4})

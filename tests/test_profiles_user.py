@@ -142,7 +142,7 @@ ERRORS = {
                      ["[profiles.smoke]", "built in"]),
     "unknown-profile-key": (PY, '[tool.llmbench.profiles.x]\nextends = "smoke"\nloras = 1\n',
                             ["[tool.llmbench.profiles.x]", "unknown key 'loras'",
-                             "extends, description, lora, quant, rag"]),
+                             "extends, description, cpu_threads, lora, quant, rag"]),
     "extends-not-a-string": (STANDALONE, "[profiles.x]\nextends = 1\n",
                              ["[profiles.x]", "'extends' must be a string"]),
     "suite-not-a-table": (STANDALONE, '[profiles.x]\nextends = "smoke"\nlora = 8\n',
@@ -255,3 +255,36 @@ def test_a_new_setting_is_accepted_without_a_second_list(tmp_path, monkeypatch):
         assert load_registry([tmp_path / "llmbench.toml"]).get("x").lora.warmup_ratio == 1.0
     finally:
         schema.fields_of.cache_clear()
+
+
+def test_cpu_threads_is_set_per_profile_and_inherited(tmp_path):
+    write(tmp_path / "llmbench.toml", """
+        [profiles.wide]
+        extends = "embedded"
+        cpu_threads = 2
+
+        [profiles.wider-lora]
+        extends = "wide"
+        [profiles.wider-lora.lora]
+        ranks = [4]
+
+        [profiles.narrow]
+        extends = "smoke"
+        """)
+    registry = project_registry(tmp_path)
+    assert PROFILES["embedded"].cpu_threads == PROFILES["smoke"].cpu_threads == 1
+    assert registry.get("wide").cpu_threads == 2
+    assert registry.get("wider-lora").cpu_threads == 2
+    assert registry.get("narrow").cpu_threads == 1
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "true", '"2"'])
+def test_a_bad_cpu_threads_names_the_key(tmp_path, value):
+    write(tmp_path / "llmbench.toml", f"""
+        [profiles.bad]
+        extends = "embedded"
+        cpu_threads = {value}
+        """)
+    with pytest.raises(ProfileConfigError, match=r"\[profiles.bad\].*'cpu_threads' must be an "
+                                                 r"integer >= 1"):
+        project_registry(tmp_path)

@@ -1,5 +1,5 @@
 """Bad input, checked before anything runs or named precisely when met: each scenario of the
-README's "Failure modes" table that concerns options, baseline files and data files."""
+docs/failure-modes.md table that concerns options, baseline files and data files."""
 
 from __future__ import annotations
 

@@ -207,6 +207,14 @@ class Profile:
     rag: RagSettings = field(default_factory=RagSettings)
     judge: JudgeSettings = field(default_factory=JudgeSettings)
     source: str = BUILT_IN  # or "<file> [<table>]" for a profile from the user's project
+    # torch threads for CPU benchmarks: the plugin sets them (--bench-threads overrides it,
+    # OMP_NUM_THREADS is honoured). A CPU cost baseline compares only with runs in its layout.
+    # One: on this project's shared 2-core VM torch's default threads ran 3-40x slower.
+    cpu_threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.cpu_threads < 1:
+            raise ValueError(f"cpu_threads must be >= 1, got {self.cpu_threads}")
 
     def with_overrides(self, *, steps: int | None = None) -> Profile:
         if steps is None:

@@ -5,6 +5,7 @@ pyproject.toml::
     [tool.llmbench.profiles.my-lora]
     extends = "embedded"            # any built-in or user profile; without it, give a
     description = "ranks 4/16/64"   # complete profile (lora.model and quant.model at least)
+    cpu_threads = 2                 # torch threads on the CPU (default: the base profile's, 1)
 
     [tool.llmbench.profiles.my-lora.lora]
     ranks = [4, 16, 64]
@@ -54,7 +55,7 @@ else:  # Python 3.10
 
 PYPROJECT = "pyproject.toml"
 STANDALONE = "llmbench.toml"
-PROFILE_KEYS = ("extends", "description", *SUITES)
+PROFILE_KEYS = ("extends", "description", "cpu_threads", *SUITES)
 # A profile's name is a folder under baselines/.
 PATH_KEYS = {"rag": ("corpus", "qa")}  # settings that name files (fixtures:<name> aside)
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -73,6 +74,7 @@ class ProfileSpec:
     table: str  # "tool.llmbench.profiles.NAME" (pyproject.toml) or "profiles.NAME"
     extends: str | None = None
     description: str | None = None
+    cpu_threads: int | None = None  # None: the base profile's (1 without one)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # suite -> settings
 
     @property
@@ -146,10 +148,15 @@ def _parse_profile(path: Path, table: str, name: str, data: Any) -> ProfileSpec:
     for key in ("extends", "description"):
         if key in data and not isinstance(data[key], str):
             raise spec.error(f"key {key!r} must be a string, got {data[key]!r}")
+    threads = data.get("cpu_threads")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise spec.error(f"key 'cpu_threads' must be an integer >= 1, got {threads!r}")
     sections = {suite: _relative_to(path.parent, suite, _parse_section(spec, suite, data[suite]))
                 for suite in SUITES if suite in data}
     return dataclasses.replace(spec, extends=data.get("extends"),
-                               description=data.get("description"), sections=sections)
+                               description=data.get("description"), cpu_threads=threads,
+                               sections=sections)
 
 
 def _parse_section(spec: ProfileSpec, suite: str, data: Any) -> dict[str, Any]:
@@ -229,7 +236,9 @@ def _build(spec: ProfileSpec, base: Profile | None) -> Profile:
         except (ValueError, TypeError) as exc:
             raise spec.error(str(exc), suite) from None
     description = spec.description or _describe(spec)
-    return Profile(name=spec.name, description=description, source=spec.source, **settings)
+    threads = spec.cpu_threads or (base.cpu_threads if base is not None else 1)
+    return Profile(name=spec.name, description=description, source=spec.source,
+                   cpu_threads=threads, **settings)
 
 
 def _describe(spec: ProfileSpec) -> str:

@@ -25,6 +25,7 @@ from llmbench.pytest_plugin.ab_worker import RoundServer, WorkerHooks, add_worke
 from llmbench.pytest_plugin.check import RegressionCheck, benchmark_id_for, record_for_error
 from llmbench.pytest_plugin.options import GROUP, add_options, check_options
 from llmbench.pytest_plugin.profiles import (
+    apply_cpu_threads,
     collection_profiles,
     configure_profiles,
     resolve_profile,
@@ -88,6 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         check_options(config)
         configure_profiles(config)
+        apply_cpu_threads(config)
         remote.configure(config)  # --judge, --remote-deadline, --require-network
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None

@@ -211,6 +211,10 @@ class RegressionCheck:
                                      record.environment, self.session.provenance(),
                                      calibrate=self.session.calibrate)
             record.message = f"wrote {self.path}"
+            if result.busy:  # written all the same, said where a reader of the run looks
+                record.reason = (f"cost values measured on a busy machine ({result.busy}): "
+                                 "re-record them on a calm one")
+                record.message += f"; {record.reason}"
         except BaselineRefused as exc:
             record.outcome = Outcome.FAILED
             record.message = (f"{exc}\nNothing was written; the old file is unchanged. Fix the "

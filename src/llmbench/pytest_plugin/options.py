@@ -102,6 +102,10 @@ def add_options(parser: pytest.Parser) -> None:
                     help="when a benchmark regressed, is unconfirmed, or was busy (timings not "
                          "judged: machine busy or at another speed), measure it again (with its "
                          "repeats) up to N times and judge all samples together")
+    group.addoption("--bench-threads", type=int, default=None, metavar="N",
+                    help="torch threads for CPU benchmarks (default: the profile's cpu_threads, "
+                         "1 for the built-in ones; OMP_NUM_THREADS, when set, is honoured); a "
+                         "CPU cost baseline compares only with runs of its thread count")
     group.addoption("--bench-progress", choices=("auto", "on", "off"), default="auto",
                     help="show what a running benchmark does (step or question k of n, elapsed, "
                          "time left): in place on a terminal, plain lines in CI logs; auto "
@@ -151,6 +155,9 @@ def check_options(config: pytest.Config) -> None:
     if config.getoption("calibrate") and repeats != AUTO and repeats < 3:
         raise ValueError(f"--calibrate needs --bench-repeats >= 3 to measure a spread, "
                          f"got {repeats}")
+    threads = config.getoption("bench_threads")
+    if threads is not None and threads < 1:
+        raise ValueError(f"--bench-threads must be >= 1, got {threads}")
     if config.getoption("bench_confirm") < 0:
         raise ValueError(f"--bench-confirm must be >= 0, got {config.getoption('bench_confirm')}")
     if not 0 < config.getoption("bench_alpha") < 1:

@@ -7,6 +7,7 @@ a problem there is a usage error before anything runs.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 import pytest
@@ -28,6 +29,21 @@ def configure_profiles(config: pytest.Config) -> None:
     if config.getoption("bench_profile") is not None:
         registry.get(config.getoption("bench_profile"))
     config.stash[PROFILES_KEY] = (registry, overrides)
+
+
+def apply_cpu_threads(config: pytest.Config) -> int:
+    """Set torch's threads for this run's CPU benchmarks: ``--bench-threads``, else
+    ``OMP_NUM_THREADS`` when the user set it, else the CPU profile's ``cpu_threads``. The count
+    is recorded with every result (``environment.fingerprint``) and decides which cost
+    baselines its timings compare with."""
+    import torch
+
+    threads = config.getoption("bench_threads")
+    if threads is None and not os.environ.get("OMP_NUM_THREADS"):
+        threads = resolve_profile(config, "cpu").cpu_threads
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
 
 
 def resolve_profile(config: pytest.Config, device: str) -> Profile:

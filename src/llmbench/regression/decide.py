@@ -89,7 +89,7 @@ def decide(result: Result, baseline: Baseline | None, env: dict[str, Any],
                             f"has: {', '.join(keys) or 'none'})")
         else:
             recorded = (baseline.entry("cost", env["hardware_key"]) or {}).get("environment")
-            cost_skipped = env_info.other_threads(recorded, env)
+            cost_skipped = env_info.other_layout(recorded, env)
             if cost_skipped:
                 cost_refs = None
     rows = compare_result(result, baseline.references("quality", device_class), cost_refs,

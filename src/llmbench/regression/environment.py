@@ -145,19 +145,40 @@ def torch_threads() -> int | None:
     return torch.get_num_threads()
 
 
-def other_threads(recorded: dict[str, Any] | None, now: dict[str, Any] | None, *,
-                  sides: tuple[str, str] = ("the cost baseline was recorded", "this run has")
-                  ) -> str:
+def workers() -> int:
+    """How many pytest processes share the machine's cores in this run (pytest-xdist workers;
+    1 without xdist)."""
+    try:
+        return max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    except ValueError:
+        return 1
+
+
+def layout(env: dict[str, Any] | None) -> tuple[int, int | None]:
+    """(workers, torch threads per worker) of an environment; runs recorded before the worker
+    count was kept ran one process."""
+    env = env or {}
+    return int(env.get("workers") or 1), env.get("torch_threads")
+
+
+def other_layout(recorded: dict[str, Any] | None, now: dict[str, Any] | None, *,
+                 sides: tuple[str, str] = ("the cost baseline was recorded", "this run has")
+                 ) -> str:
     """Why CPU timings measured where ``recorded`` describes cannot be compared with timings
     measured where ``now`` does ("" when they can): one torch thread and two are different
-    workloads on a CPU, and the speed probe (one thread) does not see the difference."""
-    then_threads = (recorded or {}).get("torch_threads")
-    now_threads = (now or {}).get("torch_threads")
+    workloads on a CPU, and so are one process and two sharing its cores; the speed probe (one
+    thread) does not see the difference."""
+    (then_workers, then_threads), (now_workers, now_threads) = layout(recorded), layout(now)
     if ((now or {}).get("device_class") != "cpu" or then_threads is None or now_threads is None
-            or then_threads == now_threads):
+            or (then_workers, then_threads) == (now_workers, now_threads)):
         return ""
-    return (f"{sides[0]} with {then_threads} torch thread(s), {sides[1]} {now_threads}: set "
-            f"OMP_NUM_THREADS={then_threads}, or record a baseline with {now_threads}")
+    if then_workers == now_workers:
+        return (f"{sides[0]} with {then_threads} torch thread(s), {sides[1]} {now_threads}: "
+                f"run with --bench-threads {then_threads}, or record a baseline with "
+                f"{now_threads}")
+    return (f"{sides[0]} with {then_workers} worker(s) x {then_threads} torch thread(s), "
+            f"{sides[1]} {now_workers} x {now_threads}: run in the baseline's layout, or record "
+            "a baseline in this one")
 
 
 # What must match for SEEDED metrics to be compared near-exactly: floating-point results depend
@@ -181,6 +202,7 @@ def fingerprint(device: str) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "torch_threads": torch_threads(),
+        "workers": workers(),
         "os": f"{platform.system()} {platform.release()}",
         "packages": {name: package_version(name) for name in TRACKED_PACKAGES},
     }

@@ -19,7 +19,7 @@ from typing import Any
 
 from llmbench.measure.speed_probe import speed_off
 from llmbench.regression.compare import Context, MetricComparison, Reference, compare_metric
-from llmbench.regression.environment import other_threads, same_platform, speed_ratio
+from llmbench.regression.environment import other_layout, same_platform, speed_ratio
 from llmbench.regression.results import Metric, Scope
 from llmbench.regression.verdicts import Verdict
 from llmbench.regression.views import reconcile
@@ -113,7 +113,7 @@ def cost_elsewhere(rec_a: dict[str, Any] | None, rec_b: dict[str, Any] | None) -
     key_a, key_b = env_a.get("hardware_key"), env_b.get("hardware_key")
     if key_a and key_b and key_a != key_b:
         return f"run A ran on {key_a!r}, run B on {key_b!r}"
-    return other_threads(env_a, env_b, sides=("run A ran", "run B"))
+    return other_layout(env_a, env_b, sides=("run A ran", "run B"))
 
 
 def busy_reason(rec_a: dict[str, Any] | None, rec_b: dict[str, Any] | None

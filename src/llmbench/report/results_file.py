@@ -22,9 +22,28 @@ def build_results(records: list[dict[str, Any]]) -> dict[str, Any]:
             "benchmark": {name: asdict(kind) for name, kind in BENCHMARK_KINDS.items()},
             "metric": {name: asdict(kind) for name, kind in METRIC_KINDS.items()}},
         "provenance": environment.provenance(),
+        **({"layout": layout} if (layout := run_layout(records)) else {}),
         "benchmarks": sorted(records, key=lambda r: (str(r.get("benchmark_id")),
                                                      str(r.get("device")))),
     }
+
+
+def run_layout(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the run used the machine: pytest processes, torch threads each, the machine's
+    cores, and the range of its speed probes (what its timings compare with)."""
+    envs = [r.get("environment") or {} for r in records if isinstance(r, dict)]
+    probes = [m["speed_probe_ms"] for r in records if isinstance(r, dict)
+              if isinstance(m := (r.get("result") or {}).get("machine") or {}, dict)
+              and isinstance(m.get("speed_probe_ms"), (int, float))]
+    threads = sorted({e["torch_threads"] for e in envs if e.get("torch_threads")})
+    if not envs or not threads:
+        return {}
+    out: dict[str, Any] = {"workers": max(int(e.get("workers") or 1) for e in envs),
+                           "torch_threads": threads,
+                           "cores": max(int(e.get("cpu_count") or 0) for e in envs)}
+    if probes:
+        out["speed_probe_ms"] = [min(probes), max(probes)]
+    return out
 
 
 def write_results(report_dir: Path, results: dict[str, Any]) -> Path:

@@ -102,6 +102,18 @@ def _environment_lines(records: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _layout_line(layout: dict[str, Any]) -> str:
+    if not layout:
+        return ""
+    threads = "/".join(str(t) for t in layout.get("torch_threads") or [])
+    line = (f"Layout: {layout.get('workers', 1)} worker(s) x {threads} torch thread(s) on "
+            f"{layout.get('cores')} cores")
+    probe = layout.get("speed_probe_ms")
+    if probe:
+        line += f"; speed probe {probe[0]:.2f}–{probe[1]:.2f} ms"
+    return line
+
+
 def _provenance_line(provenance: dict[str, Any]) -> str:
     commit = provenance.get("git_commit")
     parts = []
@@ -124,7 +136,8 @@ def render_summary(results: dict[str, Any], tables: list[Table], problems: list[
            f"**{len(records)} benchmark(s)**: {tally}" if records else "No benchmarks recorded.",
            ""]
     for line in [_provenance_line(results.get("provenance") or {}),
-                 *_environment_lines([r for r in records if isinstance(r, dict)])]:
+                 *_environment_lines([r for r in records if isinstance(r, dict)]),
+                 _layout_line(results.get("layout") or {})]:
         if line:
             out += [line, ""]
     current_suite = None
