@@ -97,3 +97,54 @@ def test_on_a_terminal_the_line_is_rewritten_in_place_and_pytest_output_stays(sl
     # then the line is blanked and pytest's file name written over it, its dots after it
     after = raw[raw.index("step 3/3"):]
     assert "\n" not in after[:after.index("\rtest_slow.py ..")]
+
+
+LIVE = """
+import time
+from pathlib import Path
+
+import pytest
+from llmbench.measure.progress import StepProgress, get_logger
+from llmbench.regression.results import Result, cost
+
+def test_live(regression):
+    def run(seed):
+        StepProgress("fake lora", total=3, logger=get_logger("train")).update(1, loss=2.0)
+        deadline = time.monotonic() + 60
+        while not Path("go").exists():  # the outer test creates it once it has read the line
+            if time.monotonic() > deadline:
+                pytest.fail("the progress line did not reach the terminal while the test ran")
+            time.sleep(0.05)
+        return Result("lora", {}, {"runtime_s": cost(0.15, "s", kind="time")})
+    regression.measure(run, seed=0)
+"""
+
+
+def test_lines_reach_a_piped_log_while_the_benchmark_runs(pytester):
+    """A real pytest process with its output on a pipe, as in a CI log: pytest captures each
+    test's output at the file descriptor, so a progress line must get past that capture, and be
+    flushed, while the benchmark is still running (the benchmark waits until it was read)."""
+    import queue
+    import subprocess
+    import sys
+    import threading
+
+    pytester.makepyfile(test_live=LIVE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "test_live.py", "--bench-profile", "smoke",
+         "--bench-repeats", "1", "--update-baselines", "-p", "no:randomly", "-p", "no:cacheprovider"],
+        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout],
+                     daemon=True).start()
+    seen, output = False, []
+    try:
+        while not seen:
+            line = lines.get(timeout=90)
+            output.append(line)
+            seen = "⋯ live" in line and "fake lora: step 1/3" in line
+        (pytester.path / "go").touch()
+        assert process.wait(timeout=90) == 0, "".join(output)
+    finally:
+        process.kill()
+    assert seen

@@ -122,6 +122,20 @@ class TerminalProgress(_Progress):
         tr = self.reporter
         if tr is None or self.nodeid is None:
             return
+        # A test's output is captured at the file descriptor: written as it is, the line would
+        # land in the test's captured stdout (shown only if it fails), not on the terminal. The
+        # capture is suspended around the write, as pytest's own live logging does; only from
+        # the main thread, where pytest's capture is driven.
+        if threading.current_thread() is not threading.main_thread():
+            return
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        if capture is None:
+            self._write(tr, text)
+            return
+        with capture.global_and_fixture_disabled():
+            self._write(tr, text)
+
+    def _write(self, tr: Any, text: str) -> None:
         if tr.isatty() and self.config.get_verbosity() == 0:
             if not self.in_place:
                 tr.ensure_newline()
@@ -134,6 +148,7 @@ class TerminalProgress(_Progress):
         if self.shown_at is None or now - self.shown_at >= PLAIN_EVERY_S:
             self.shown_at = now
             tr.write_line(self.line(text))
+            tr.flush()  # a CI log is a pipe: unflushed, the lines would arrive in 8 KB bursts
             self.interrupted = self.config.get_verbosity() == 0
 
     @pytest.hookimpl(tryfirst=True)
@@ -178,6 +193,7 @@ class TerminalProgress(_Progress):
                 if text and self.printed.get(path.stem) != text and tr is not None:
                     self.printed[path.stem] = text
                     tr.write_line(f"[{path.stem}] {text}")
+                    tr.flush()
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(self, "stop"):
