@@ -67,3 +67,16 @@ def test_the_simulated_stopping_rule_catches_ten_percent_and_passes_a_equals_b()
     assert (same["regressed"], same["decided_pass"], same["mean_rounds"]) == (0.0, 1.0, 10)
     assert (slower["regressed"], slower["decided_pass"]) == (1.0, 0.0)
     assert "| 1% | +10% | 100.0% | 0% | 10 |" in simulation_markdown(rows)
+
+
+def test_added_runs_continue_the_seeds_of_a_cell(monkeypatch):
+    """--first-seed 6 --runs 5 measures seeds 6-10: runs added to a cell do not repeat its seeds."""
+    from llmbench.tools import ab_study
+
+    seeds = []
+    monkeypatch.setattr(ab_study, "_git", lambda *args, **kwargs: "base-commit")
+    monkeypatch.setattr(ab_study, "one_ab", lambda base, candidate, select, profile, seed, *rest:
+                        seeds.append(seed) or run(0, "pass", 10.0))
+    ab_study.main(["-k", "r8", "--sizes", "0", "--schedules", "duet", "--runs", "5",
+                   "--first-seed", "6"])
+    assert seeds == [6, 7, 8, 9, 10]

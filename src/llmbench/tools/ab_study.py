@@ -101,7 +101,7 @@ def one_ab(base: str, candidate: str, select: str, profile: str, seed: int,
 
 def study(base: str, select: str, profile: str, sizes: list[float], schedules: list[str],
           runs: int, ab_options: list[str], pytest_extra: list[str], how: str,
-          into: str) -> list[dict[str, Any]]:
+          into: str, first_seed: int = 1) -> list[dict[str, Any]]:
     base_commit = _git("rev-parse", "--verify", f"{base}^{{commit}}")
     candidates = {size: (base_commit if size == 0 else injected_commit(base_commit, size, how,
                                                                          into))
@@ -112,7 +112,7 @@ def study(base: str, select: str, profile: str, sizes: list[float], schedules: l
             started = time.perf_counter()
             outcomes = [one_ab(base_commit, candidates[size], select, profile, seed,
                                ["--schedule", schedule, *ab_options], pytest_extra)
-                        for seed in range(1, runs + 1)]
+                        for seed in range(first_seed, first_seed + runs)]
             rows.append(summarize(schedule, size, outcomes, time.perf_counter() - started))
             print(json.dumps(rows[-1]), flush=True)
     return rows
@@ -244,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="0,0.05,0.1")
     parser.add_argument("--schedules", default="duet,interleaved")
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=1,
+                        help="seeds of the runs: this one and the next --runs - 1 (to add runs "
+                             "to a cell measured before without repeating its seeds)")
     parser.add_argument("--inject-how", default="burn", choices=("burn", "wait"))
     parser.add_argument("--inject-into", default="step", choices=("step", "backward"))
     parser.add_argument("--pytest-arg", action="append", default=[],
@@ -261,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.select:
         parser.error("-k is required (or --simulate)")
     rows = study(args.base, args.select, args.profile, sizes, args.schedules.split(","),
-                 args.runs, ab_options, args.pytest_arg, args.inject_how, args.inject_into)
+                 args.runs, ab_options, args.pytest_arg, args.inject_how, args.inject_into,
+                 args.first_seed)
     command = "python -m llmbench.tools.ab_study " + shlex.join(given)
     table = to_markdown(rows, args.select, args.profile, command)
     print(table)
