@@ -44,7 +44,7 @@ from llmbench.regression.tolerances import MACHINE_RELATIVE_KINDS, SPEED_KINDS
 from llmbench.regression.verdicts import Outcome, Verdict, outcome_of
 from llmbench.regression.views import reconcile
 
-DEFAULT_MIN_EFFECT = 0.03  # provisional: docs/ab-study measures what this VM supports
+DEFAULT_MIN_EFFECT = 0.03  # docs/ab-study: A = B estimates stayed within +-3 % on the 2-core VM
 # A pair's costs are left out when the shares of their rounds the two sides spent waiting for
 # a CPU held by other work differ by more than this (provisional, like the minimum effect).
 UNEVEN_STARVATION = 0.10
