@@ -37,7 +37,17 @@ def wanted(config: pytest.Config) -> bool:
     return setting == "on" or (setting == "auto" and config.get_verbosity() >= 0)
 
 
+# Every pytest session running this plugin in this process, innermost last. A session run
+# in-process inside a test (pytester) shares the ``llmbench`` logger with the outer one; only the
+# innermost may show its lines: the outer one would suspend its own capture around the write,
+# which puts back the sys.stdout its capture replaced and so undoes the inner run's (pytester's)
+# own replacement, and the inner run's output would go to the outer test's capture.
+_SESSIONS: list[pytest.Config] = []
+
+
 def install(config: pytest.Config) -> None:
+    _SESSIONS.append(config)
+    config.add_cleanup(lambda: _SESSIONS.remove(config) if config in _SESSIONS else None)
     if not wanted(config):
         return
     worker = getattr(config, "workerinput", None)
@@ -128,6 +138,8 @@ class TerminalProgress(_Progress):
         # the main thread, where pytest's capture is driven.
         if threading.current_thread() is not threading.main_thread():
             return
+        if _SESSIONS and _SESSIONS[-1] is not self.config:
+            return  # a session nested in this one (pytester, in-process) is running
         capture = self.config.pluginmanager.get_plugin("capturemanager")
         if capture is None:
             self._write(tr, text)
