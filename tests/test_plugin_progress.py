@@ -23,6 +23,9 @@ def test_slow(regression):
 
 def test_quick():
     pass
+
+def test_unit_that_logs():  # not a benchmark: its log lines stay in its captured log
+    get_logger("train").info("a unit test's own log line")
 """
 
 TTY = """
@@ -64,31 +67,32 @@ def run(pytester, *args):
 
 def test_progress_lines_appear_without_flags(slow):
     result = run(slow)
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["test_slow.py ",
                                  "⋯ slow 0:0? · fake lora: step 1/3 (33%) loss=2 · * s/step · "
                                  "~* s left",
                                  "test_slow.py ..*"])  # pytest's status after its file name
     output = result.stdout.str()
     assert "step 2/3" not in output  # plain lines: at most one every PLAIN_EVERY_S per case
+    assert "a unit test's own log line" not in output  # progress is for benchmarks only
 
 
 @pytest.mark.parametrize("flags", [("-q",), ("--bench-progress", "off")])
 def test_quiet_or_off_silences_them(slow, flags):
     result = run(slow, *flags)
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     assert "⋯" not in result.stdout.str()
 
 
 def test_on_shows_them_even_with_q(slow):
     result = run(slow, "-q", "--bench-progress", "on")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     assert "fake lora: step 1/3" in result.stdout.str()
 
 
 def test_on_a_terminal_the_line_is_rewritten_in_place_and_pytest_output_stays(slow):
     slow.makeconftest(TTY)
-    run(slow).assert_outcomes(passed=2)
+    run(slow).assert_outcomes(passed=3)
     raw = (slow.path / "raw.txt").read_bytes().decode("utf-8")  # "\r" kept as written
     for step in (1, 2, 3):  # each update returns to the start of the same line
         assert f"· fake lora: step {step}/3" in raw

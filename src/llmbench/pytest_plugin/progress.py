@@ -106,8 +106,16 @@ class _Progress:
         raise NotImplementedError
 
     @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        # Progress is for benchmarks (tests using the ``regression`` fixture): a unit test that
+        # calls llmbench code (a retry, a loader) keeps its log lines in its own captured log.
+        self.benchmarks = {item.nodeid for item in items
+                           if "regression" in getattr(item, "fixturenames", ())}
+
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
-        self.nodeid, self.started = nodeid, time.monotonic()
+        shown = getattr(self, "benchmarks", None)
+        self.nodeid = nodeid if shown is None or nodeid in shown else None
+        self.started = time.monotonic()
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.attach()
