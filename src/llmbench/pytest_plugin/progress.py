@@ -84,6 +84,7 @@ class _Progress:
 
     def __init__(self) -> None:
         self.nodeid: str | None = None
+        self.benchmarks: set[str] | None = None  # None: not collected here (xdist controller)
         self.started = 0.0
         self.feed = _Feed(self.show)
         self.logger = logging.getLogger("llmbench")
@@ -105,16 +106,16 @@ class _Progress:
     def show(self, text: str) -> None:
         raise NotImplementedError
 
-    @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         # Progress is for benchmarks (tests using the ``regression`` fixture): a unit test that
         # calls llmbench code (a retry, a loader) keeps its log lines in its own captured log.
         self.benchmarks = {item.nodeid for item in items
                            if "regression" in getattr(item, "fixturenames", ())}
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
-        shown = getattr(self, "benchmarks", None)
-        self.nodeid = nodeid if shown is None or nodeid in shown else None
+        shown = self.benchmarks is None or nodeid in self.benchmarks
+        self.nodeid = nodeid if shown else None
         self.started = time.monotonic()
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:

@@ -38,7 +38,7 @@ def run_layout(records: list[dict[str, Any]]) -> dict[str, Any]:
     threads = sorted({e["torch_threads"] for e in envs if e.get("torch_threads")})
     if not envs or not threads:
         return {}
-    out: dict[str, Any] = {"workers": max(int(e.get("workers") or 1) for e in envs),
+    out: dict[str, Any] = {"workers": max(environment.layout(e)[0] for e in envs),
                            "torch_threads": threads,
                            "cores": max(int(e.get("cpu_count") or 0) for e in envs)}
     if probes:
