@@ -14,7 +14,7 @@ from llmbench.suites.rag.generation_speed import run_generation_speed  # noqa: E
 pytestmark = pytest.mark.rag
 
 GENERATOR = "smollm2-135m"  # the bundled local model (offline)
-QUESTIONS = {"smoke": 4, "embedded": 4}  # other profiles: 8
+QUESTIONS = {"smoke": 2, "embedded": 4}  # other profiles: 8
 
 
 def test_generation_speed(bench_profile, bench_device, regression):

@@ -16,7 +16,7 @@ judged (as pyperf and asv check the system before trusting a timing).
 
     before = probe_ms()
     work()
-    speed_off(max(before, probe_ms()), baseline_probe_ms)  # None, or why not to judge timings
+    speed_off(min(before, probe_ms()), baseline_probe_ms)  # None, or why not to judge timings
 """
 
 from __future__ import annotations

@@ -211,10 +211,18 @@ class Profile:
     # OMP_NUM_THREADS is honoured). A CPU cost baseline compares only with runs in its layout.
     # One: on this project's shared 2-core VM torch's default threads ran 3-40x slower.
     cpu_threads: int = 1
+    # pytest processes a CPU run of the benchmarks directory spreads over (pytest-xdist
+    # workers, cpu_threads each): "auto" is the machine's cores // cpu_threads
+    # (pytest_plugin.layout; --bench-workers overrides it). Part of the layout, like the threads.
+    cpu_workers: int | str = "auto"
 
     def __post_init__(self) -> None:
         if self.cpu_threads < 1:
             raise ValueError(f"cpu_threads must be >= 1, got {self.cpu_threads}")
+        if self.cpu_workers != "auto" and (isinstance(self.cpu_workers, bool) or not isinstance(
+                self.cpu_workers, int) or self.cpu_workers < 1):
+            raise ValueError(f"cpu_workers must be 'auto' or an integer >= 1, got "
+                             f"{self.cpu_workers!r}")
 
     def with_overrides(self, *, steps: int | None = None) -> Profile:
         if steps is None:

@@ -6,6 +6,8 @@ pyproject.toml::
     extends = "embedded"            # any built-in or user profile; without it, give a
     description = "ranks 4/16/64"   # complete profile (lora.model and quant.model at least)
     cpu_threads = 2                 # torch threads on the CPU (default: the base profile's, 1)
+    cpu_workers = 1                 # pytest-xdist workers on the CPU (default: the base
+                                    # profile's, "auto": the cores // cpu_threads)
 
     [tool.llmbench.profiles.my-lora.lora]
     ranks = [4, 16, 64]
@@ -55,7 +57,7 @@ else:  # Python 3.10
 
 PYPROJECT = "pyproject.toml"
 STANDALONE = "llmbench.toml"
-PROFILE_KEYS = ("extends", "description", "cpu_threads", *SUITES)
+PROFILE_KEYS = ("extends", "description", "cpu_threads", "cpu_workers", *SUITES)
 # A profile's name is a folder under baselines/.
 PATH_KEYS = {"rag": ("corpus", "qa")}  # settings that name files (fixtures:<name> aside)
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -75,6 +77,7 @@ class ProfileSpec:
     extends: str | None = None
     description: str | None = None
     cpu_threads: int | None = None  # None: the base profile's (1 without one)
+    cpu_workers: int | str | None = None  # None: the base profile's ("auto" without one)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)  # suite -> settings
 
     @property
@@ -152,10 +155,16 @@ def _parse_profile(path: Path, table: str, name: str, data: Any) -> ProfileSpec:
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                 or threads < 1):
         raise spec.error(f"key 'cpu_threads' must be an integer >= 1, got {threads!r}")
+    workers = data.get("cpu_workers")
+    if workers is not None and workers != "auto" and (
+            isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise spec.error(f"key 'cpu_workers' must be \"auto\" or an integer >= 1, got "
+                         f"{workers!r}")
     sections = {suite: _relative_to(path.parent, suite, _parse_section(spec, suite, data[suite]))
                 for suite in SUITES if suite in data}
     return dataclasses.replace(spec, extends=data.get("extends"),
                                description=data.get("description"), cpu_threads=threads,
+                               cpu_workers=workers,
                                sections=sections)
 
 
@@ -237,8 +246,9 @@ def _build(spec: ProfileSpec, base: Profile | None) -> Profile:
             raise spec.error(str(exc), suite) from None
     description = spec.description or _describe(spec)
     threads = spec.cpu_threads or (base.cpu_threads if base is not None else 1)
+    workers = spec.cpu_workers or (base.cpu_workers if base is not None else "auto")
     return Profile(name=spec.name, description=description, source=spec.source,
-                   cpu_threads=threads, **settings)
+                   cpu_threads=threads, cpu_workers=workers, **settings)
 
 
 def _describe(spec: ProfileSpec) -> str:

@@ -74,6 +74,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_worker_options(group)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Spread a CPU run of the benchmarks over the cores (``layout``), before xdist reads -n."""
+    from llmbench.pytest_plugin.layout import spread
+
+    try:
+        configure_profiles(config)
+        profile = resolve_profile(config, "cpu")
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    spread(config, profile.cpu_workers, profile.cpu_threads, gpu_reason=lambda: (
+        "-m gpu" if _markexpr_selects_gpu(config.getoption("markexpr") or "")
+        else None if cuda_problem() else "CUDA is available"))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from llmbench.pytest_plugin.gpu_workers import assign_gpu
 

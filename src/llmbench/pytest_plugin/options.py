@@ -55,6 +55,12 @@ def repeats_value(text: str) -> str | int:
     return value
 
 
+def _workers_value(text: str) -> str | int:
+    from llmbench.pytest_plugin.layout import parse_workers
+
+    return parse_workers(text)
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "llmbench benchmarks and baselines")
     group.addoption("--update-baselines", action="store_true", default=False,
@@ -90,7 +96,7 @@ def add_options(parser: pytest.Parser) -> None:
                          "shared CI machines whose timings are noise")
     group.addoption("--bench-repeats", type=repeats_value, default=AUTO, metavar="N|auto",
                     help="run each benchmark N times and keep every value as a sample; 'auto' "
-                         "(default) repeats cheap benchmarks (under 3 s a run) up to 5 times "
+                         "(default) repeats cheap benchmarks (under 3 s a run) up to 3 times "
                          "within 10 s and runs the others once; 5 with --calibrate")
     group.addoption("--bench-seeds", choices=[p.value for p in SeedPolicy], default="same",
                     help="seed of each repeat: 'same' (profile seed; seeded metrics must "
@@ -106,6 +112,11 @@ def add_options(parser: pytest.Parser) -> None:
                     help="torch threads for CPU benchmarks (default: the profile's cpu_threads, "
                          "1 for the built-in ones; OMP_NUM_THREADS, when set, is honoured); a "
                          "CPU cost baseline compares only with runs of its thread count")
+    group.addoption("--bench-workers", type=_workers_value, default=None, metavar="N|auto",
+                    help="pytest-xdist workers a CPU run spreads over (default: the profile's "
+                         "cpu_workers, 'auto' for the built-in ones: the cores // the torch "
+                         "threads, for runs of the benchmarks directory); part of the layout a "
+                         "CPU cost baseline compares with; -n N is honoured")
     group.addoption("--bench-progress", choices=("auto", "on", "off"), default="auto",
                     help="show what a running benchmark does (step or question k of n, elapsed, "
                          "time left): in place on a terminal, plain lines in CI logs; auto "

@@ -177,8 +177,9 @@ def other_layout(recorded: dict[str, Any] | None, now: dict[str, Any] | None, *,
                 f"run with --bench-threads {then_threads}, or record a baseline with "
                 f"{now_threads}")
     return (f"{sides[0]} with {then_workers} worker(s) x {then_threads} torch thread(s), "
-            f"{sides[1]} {now_workers} x {now_threads}: run in the baseline's layout, or record "
-            "a baseline in this one")
+            f"{sides[1]} {now_workers} x {now_threads}: run in the baseline's layout "
+            f"(--bench-workers {then_workers} --bench-threads {then_threads}), or record a "
+            "baseline in this one")
 
 
 # What must match for SEEDED metrics to be compared near-exactly: floating-point results depend

@@ -106,12 +106,14 @@ def _mean_items(metrics: Sequence[Metric]) -> dict[str, float] | None:
 
 def _merge_machine(results: Sequence[Result]) -> dict:
     merged = dict(results[0].machine)
-    # The slowest the machine was while measuring the samples that are judged: busy repeats'
-    # timings are left out, so their probes must not widen the drift allowed for the calm ones.
+    # The machine's speed while measuring the samples that are judged (the median of their
+    # repeats' probes): busy repeats' timings are left out, so their probes must not widen the
+    # drift allowed for the calm ones.
     probed = [r for r in results if "speed_probe_ms" in r.machine]
     judged = [r for r in probed if not r.busy] or probed
     if judged:
-        merged["speed_probe_ms"] = max(r.machine["speed_probe_ms"] for r in judged)
+        merged["speed_probe_ms"] = statistics.median(r.machine["speed_probe_ms"]
+                                                     for r in judged)
     shares = [r.machine.get("cpu_share") for r in results if "cpu_share" in r.machine]
     if not shares:
         return merged

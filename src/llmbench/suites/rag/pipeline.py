@@ -142,7 +142,8 @@ def run_rag_benchmark(settings: RagSettings, generator_spec: str, retriever_name
 
 @dataclass
 class RetrievalTask:
-    """A retriever and the questions to time it on (pytest-benchmark does the timing)."""
+    """A retriever and the questions to time it on (pytest-benchmark does the timing, or
+    ``time_rounds`` where pytest-benchmark is off: under xdist it disables itself)."""
 
     settings: RagSettings
     retriever: Retriever
@@ -152,6 +153,18 @@ class RetrievalTask:
     def run(self) -> None:
         for question in self.questions:
             self.retriever.retrieve(question)
+
+    def time_rounds(self, rounds: int, warmup_rounds: int = 1) -> list[float]:
+        """Seconds of each of ``rounds`` timed rounds after ``warmup_rounds`` untimed ones: what
+        ``benchmark.pedantic(run, rounds, warmup_rounds, iterations=1)`` measures."""
+        for _ in range(warmup_rounds):
+            self.run()
+        seconds = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            self.run()
+            seconds.append(time.perf_counter() - start)
+        return seconds
 
     def result(self, round_seconds: Sequence[float], device: str = "cpu") -> Result:
         """Per-query retrieval time from the rounds' times (one round = every question once)."""
