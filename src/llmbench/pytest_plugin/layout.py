@@ -12,7 +12,8 @@ layout.
 
 Left as the user gave it: an explicit ``-n``/``--dist``/``--tx``, a run that selects GPU
 benchmarks or sees CUDA (one process per GPU: ``gpu_workers``), ``--collect-only``, ``--pdb``,
-an ``llmbench ab`` worker, and an xdist worker itself.
+``--require-network`` (like ``-m gpu``, its usage error is raised at collection, which an xdist
+worker can only report as an INTERNALERROR), an ``llmbench ab`` worker, and an xdist worker.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ def _user_layout(config: pytest.Config) -> str | None:
         return "--collect-only or --pdb"
     if config.getoption("ab_worker", None):
         return "an llmbench ab worker"
+    if config.getoption("require_network", None):
+        # its usage error is raised at collection, which a worker reports as an INTERNALERROR
+        return "--require-network"
     return None
 
 
