@@ -88,10 +88,10 @@ def test_auto_fills_the_cores_with_the_threads_of_each_worker():
 
 @pytest.mark.parametrize("text", ["0", "-1", "two", ""])
 def test_a_bad_worker_count_names_the_option(text):
-    from llmbench.pytest_plugin.layout import parse_workers
+    from llmbench.pytest_plugin.options import workers_value
 
     with pytest.raises(pytest.UsageError, match="--bench-workers must be 'auto' or an integer"):
-        parse_workers(text)
+        workers_value(text)
 
 
 @pytest.mark.parametrize(("args", "cwd", "spread"), [

@@ -84,7 +84,7 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         profile = resolve_profile(config, "cpu")
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
-    spread(config, profile.cpu_workers, profile.cpu_threads, gpu_reason=lambda: (
+    spread(config, profile.cpu_workers, gpu_reason=lambda: (
         "-m gpu" if _markexpr_selects_gpu(config.getoption("markexpr") or "")
         else None if cuda_problem() else "CUDA is available"))
 

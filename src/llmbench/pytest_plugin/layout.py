@@ -24,26 +24,15 @@ from pathlib import Path
 
 import pytest
 
+from llmbench.pytest_plugin.options import AUTO
+from llmbench.pytest_plugin.profiles import requested_threads, resolve_profile
+
 BENCHMARK_DIR = "benchmarks"
-AUTO = "auto"
 # Every thread pool a worker's libraries start gets the worker's thread count: OpenBLAS (numpy),
 # OpenMP (torch, bitsandbytes) and the tokenizers' rayon pool default to one thread per core
 # and would run on the other worker's core.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "RAYON_NUM_THREADS")
-
-
-def parse_workers(text: str) -> int | str:
-    if text == AUTO:
-        return AUTO
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise pytest.UsageError(f"--bench-workers must be 'auto' or an integer >= 1, got "
-                                f"{text!r}")
-    return value
 
 
 def machine_cores() -> int:
@@ -83,17 +72,18 @@ def _user_layout(config: pytest.Config) -> str | None:
     return None
 
 
-def threads_per_worker(config: pytest.Config, profile_threads: int) -> int:
+def threads_per_worker(config: pytest.Config) -> int:
     """The torch threads each process will use (as ``profiles.apply_cpu_threads`` sets them)."""
-    if config.getoption("bench_threads") is not None:
-        return config.getoption("bench_threads")
+    threads = requested_threads(config)
+    if threads is not None:
+        return threads
     try:
-        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
     except ValueError:
-        return profile_threads
+        return resolve_profile(config, "cpu").cpu_threads
 
 
-def spread(config: pytest.Config, setting: int | str, profile_threads: int,
+def spread(config: pytest.Config, setting: int | str,
            gpu_reason: Callable[[], str | None]) -> int:
     """Start the xdist workers this run's layout asks for (from ``pytest_cmdline_main``, before
     xdist reads its options); returns the worker count (1: one process, nothing changed).
@@ -107,7 +97,7 @@ def spread(config: pytest.Config, setting: int | str, profile_threads: int,
         return 1
     if gpu_reason():
         return 1
-    threads = threads_per_worker(config, profile_threads)
+    threads = threads_per_worker(config)
     count = worker_count(explicit if explicit is not None else setting, threads,
                          machine_cores())
     if count < 2:

@@ -55,10 +55,18 @@ def repeats_value(text: str) -> str | int:
     return value
 
 
-def _workers_value(text: str) -> str | int:
-    from llmbench.pytest_plugin.layout import parse_workers
-
-    return parse_workers(text)
+def workers_value(text: str) -> str | int:
+    """--bench-workers: 'auto' or a count >= 1 (checked here: no later check needs the profile)."""
+    if text == AUTO:
+        return AUTO
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise pytest.UsageError(f"--bench-workers must be 'auto' or an integer >= 1, got "
+                                f"{text!r}")
+    return value
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -112,7 +120,7 @@ def add_options(parser: pytest.Parser) -> None:
                     help="torch threads for CPU benchmarks (default: the profile's cpu_threads, "
                          "1 for the built-in ones; OMP_NUM_THREADS, when set, is honoured); a "
                          "CPU cost baseline compares only with runs of its thread count")
-    group.addoption("--bench-workers", type=_workers_value, default=None, metavar="N|auto",
+    group.addoption("--bench-workers", type=workers_value, default=None, metavar="N|auto",
                     help="pytest-xdist workers a CPU run spreads over (default: the profile's "
                          "cpu_workers, 'auto' for the built-in ones: the cores // the torch "
                          "threads, for runs of the benchmarks directory); part of the layout a "

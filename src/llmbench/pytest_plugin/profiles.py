@@ -1,8 +1,9 @@
 """Which profile a benchmark runs: built-in or the project's, plus the command line's axes.
 
 The project's profiles (``pyproject.toml`` / ``llmbench.toml`` around pytest's rootdir and the
-directory pytest started in) and the override options are read once, in ``pytest_configure``;
-a problem there is a usage error before anything runs.
+directory pytest started in) and the override options are read once, in ``pytest_cmdline_main``
+(which needs the CPU layout before xdist starts) or ``pytest_configure`` where a run calls no
+``pytest_cmdline_main``; a problem there is a usage error before anything runs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ PROFILES_KEY = pytest.StashKey[tuple[ProfileRegistry, Overrides]]()
 
 def configure_profiles(config: pytest.Config) -> None:
     """Read the project's profiles and the override options; a problem is a ValueError."""
+    if PROFILES_KEY in config.stash:
+        return
     registry = project_registry(config.rootpath, config.invocation_params.dir)
     overrides = Overrides.parse(
         steps=config.getoption("bench_steps"), lora_ranks=config.getoption("lora_ranks"),
@@ -38,12 +41,20 @@ def apply_cpu_threads(config: pytest.Config) -> int:
     baselines its timings compare with."""
     import torch
 
-    threads = config.getoption("bench_threads")
-    if threads is None and not os.environ.get("OMP_NUM_THREADS"):
-        threads = resolve_profile(config, "cpu").cpu_threads
+    threads = requested_threads(config)
     if threads is not None:
         torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+def requested_threads(config: pytest.Config) -> int | None:
+    """The torch threads this run asks for: ``--bench-threads``, else the CPU profile's
+    ``cpu_threads`` unless ``OMP_NUM_THREADS`` is set (None: then it decides, as torch read it at
+    import)."""
+    threads = config.getoption("bench_threads")
+    if threads is None and not os.environ.get("OMP_NUM_THREADS"):
+        threads = resolve_profile(config, "cpu").cpu_threads
+    return threads
 
 
 def resolve_profile(config: pytest.Config, device: str) -> Profile:
