@@ -21,6 +21,7 @@ import pytest
 from llmbench.core.specs import NO_JUDGE, is_remote
 from llmbench.judges import JudgePairsError, JudgeUnavailable, cached_judge
 from llmbench.profiles import DEFAULT_PROFILE, get_profile
+from llmbench.pytest_plugin import judge_group
 from llmbench.suites.judge import run_judge_quality
 
 pytestmark = pytest.mark.judge
@@ -45,8 +46,8 @@ def _judge_specs(config: pytest.Config) -> list[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "judge_spec" in metafunc.fixturenames:
         metafunc.parametrize("judge_spec", [
-            pytest.param(spec, id=judge_id(spec),
-                         marks=[pytest.mark.network] if is_remote(spec) else [])
+            pytest.param(spec, id=judge_id(spec), marks=[
+                judge_group(spec), *([pytest.mark.network] if is_remote(spec) else [])])
             for spec in _judge_specs(metafunc.config)])
 
 

@@ -31,7 +31,7 @@ require_extra("rag", "judge")
 from llmbench.core.specs import hub_id  # noqa: E402
 from llmbench.judges.errors import JudgeError  # noqa: E402
 from llmbench.profiles import Profile, RagSettings  # noqa: E402
-from llmbench.pytest_plugin import resolve_profile, skip_without_hub  # noqa: E402
+from llmbench.pytest_plugin import judge_group, resolve_profile, skip_without_hub  # noqa: E402
 from llmbench.suites.rag.data import RagDataError  # noqa: E402
 from llmbench.suites.rag.generators import (  # noqa: E402
     OPENAI_PREFIX,
@@ -69,7 +69,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "rag_config" in metafunc.fixturenames:
         settings = _collection_settings(metafunc.config)
         judge = _judge_spec(metafunc.config, settings)
-        judge_marks = [] if judge == "none" else [pytest.mark.judge]
+        judge_marks = [] if judge == "none" else [pytest.mark.judge, judge_group(judge)]
         if judge.startswith(OPENAI_PREFIX):
             judge_marks.append(pytest.mark.network)
         cases = []

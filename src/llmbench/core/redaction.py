@@ -51,11 +51,12 @@ def secret_values() -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
-def redact_secrets(text: str) -> str:
-    """``text`` without secrets: env-var values, echoed credentials and key shapes -> ``***``."""
+def redact_secrets(text: str, values: list[str] | None = None) -> str:
+    """``text`` without secrets: env-var values, echoed credentials and key shapes -> ``***``.
+    ``values``: the secret values (``secret_values()`` when not given)."""
     if not isinstance(text, str) or not text:
         return text
-    for value in secret_values():
+    for value in secret_values() if values is None else values:
         text = text.replace(value, MASK)
     for prefixed in SECRET_SHAPES[:2]:  # keep the header name, mask its value
         text = prefixed.sub(lambda m: f"{m.group(1)}{MASK}", text)
@@ -67,13 +68,17 @@ def redact_secrets(text: str) -> str:
 def redact_data(value: Any) -> Any:
     """A copy of a JSON-like ``value`` with every string (keys too) passed through
     ``redact_secrets``; other values are returned as they are."""
-    if isinstance(value, str):
-        return redact_secrets(value)
-    if isinstance(value, Mapping):
-        return {redact_data(k) if isinstance(k, str) else k: redact_data(v)
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact_data(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(redact_data(v) for v in value)
-    return value
+    values = secret_values()  # once: a results file holds tens of thousands of strings
+
+    def scrub(item: Any) -> Any:
+        if isinstance(item, str):
+            return redact_secrets(item, values)
+        if isinstance(item, Mapping):
+            return {scrub(k) if isinstance(k, str) else k: scrub(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [scrub(v) for v in item]
+        if isinstance(item, tuple):
+            return tuple(scrub(v) for v in item)
+        return item
+
+    return scrub(value)

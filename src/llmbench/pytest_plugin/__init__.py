@@ -6,6 +6,7 @@
 * ``terminal`` -- the tables printed to the terminal;
 * ``progress`` -- live progress lines of a running benchmark;
 * ``gpu_workers`` -- one GPU per pytest process (each xdist worker its own);
+* ``layout``, ``scheduling`` -- a CPU run spread over the cores, and which worker runs what;
 * ``ab_worker`` -- this session as one side's worker of ``llmbench ab`` (``--ab-worker``).
 
 May import every other layer (it sits on top, under ``cli`` and ``tools``).
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from llmbench.profiles import Profile
-from llmbench.pytest_plugin import progress, remote
+from llmbench.pytest_plugin import progress, remote, scheduling
 from llmbench.pytest_plugin.ab_worker import RoundServer, WorkerHooks, add_worker_options
 from llmbench.pytest_plugin.check import RegressionCheck, benchmark_id_for, record_for_error
 from llmbench.pytest_plugin.options import GROUP, add_options, check_options
@@ -32,6 +33,7 @@ from llmbench.pytest_plugin.profiles import (
     skip_suites_without_hub,
     skip_without_hub,
 )
+from llmbench.pytest_plugin.scheduling import judge_group
 from llmbench.pytest_plugin.session import BenchSession, Record
 from llmbench.pytest_plugin.terminal import summary_lines
 from llmbench.regression import environment
@@ -118,6 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(WorkerHooks(state.rounds), "llmbench-ab-worker")
     else:
         progress.install(config)
+        scheduling.install(config, resolve_profile(config, "cpu").name)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -287,5 +290,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 __all__ = ["MARKERS", "STATE_KEY", "BenchSession", "Record", "RegressionCheck",
-           "benchmark_id_for", "collection_profiles", "cuda_problem", "resolve_profile",
-           "skip_without_hub"]
+           "benchmark_id_for", "collection_profiles", "cuda_problem", "judge_group",
+           "resolve_profile", "skip_without_hub"]

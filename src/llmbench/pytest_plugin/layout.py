@@ -26,6 +26,7 @@ import pytest
 
 from llmbench.pytest_plugin.options import AUTO
 from llmbench.pytest_plugin.profiles import requested_threads, resolve_profile
+from llmbench.pytest_plugin.scheduling import SPREAD_KEY
 
 BENCHMARK_DIR = "benchmarks"
 # Every thread pool a worker's libraries start gets the worker's thread count: OpenBLAS (numpy),
@@ -110,8 +111,9 @@ def spread(config: pytest.Config, setting: int | str,
             "recorded in one process)")
     option = config.option
     option.numprocesses = count
-    option.dist = "load"  # one test at a time to whichever worker is free
+    option.dist = "load"  # our scheduler replaces xdist's (``scheduling``)
     option.tx = ["popen"] * count
+    config.stash[SPREAD_KEY] = count
     for name in THREAD_VARIABLES:  # the workers inherit them and start their pools with them
         os.environ.setdefault(name, str(threads))
     return count
