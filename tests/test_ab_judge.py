@@ -1,5 +1,7 @@
 """A benchmark's paired rounds as verdicts (llmbench.ab.judge), on rounds written by hand."""
 
+import math
+
 import pytest
 
 from llmbench.ab.judge import Policy, judge_rounds, unevenly_starved
@@ -186,3 +188,20 @@ def test_rows_serialise_with_the_paired_interval():
 def test_big_slowdowns_regress(factor):
     judgement = judge_rounds(rounds(base()), rounds(scaled(factor)), ENV, ENV)
     assert row(judgement, "runtime_s").verdict is Verdict.REGRESSED
+
+
+def test_the_views_are_weighed_on_the_paired_estimates(monkeypatch):
+    import llmbench.ab.judge as judge
+
+    seen = {}
+
+    def spy(rows, metrics, moved=None):
+        seen.update({row.name: moved(row) for row in rows})
+
+    monkeypatch.setattr(judge, "reconcile", spy)
+    judgement = judge_rounds(rounds(base()), rounds(scaled(-0.10)), ENV, ENV)
+    runtime = row(judgement, "runtime_s")
+    assert seen["runtime_s"] == pytest.approx(
+        math.log1p(runtime.paired.relative(runtime.paired.centre.estimate)))
+    assert seen["runtime_s"] < 0
+    assert seen["trainable_params"] is None  # exact: no paired estimate

@@ -106,3 +106,31 @@ def test_a_view_alone_keeps_its_verdict(runtime):
     only_absolute.metrics["load_s"].samples = [runtime] * N
     seen = verdicts(only_absolute, {"load_s": Reference(1.0, (1.0,) * N)})
     assert seen["load_s"] is Verdict.REGRESSED
+
+
+def _rows(result: Result, baseline: dict[str, Reference]):
+    return {r.name: r for r in compare_result(result, None, baseline, Context())}
+
+
+def test_the_other_views_move_can_come_from_a_better_estimate_than_the_values_ratio():
+    # `llmbench ab` passes its paired estimates: the values (the sides' medians) say the
+    # absolute timing did not move, the paired rounds say it fell 40 %: the gain stands
+    from llmbench.regression.views import reconcile
+
+    result, baseline = timings(1.0, 2.5), refs(1.0, 5.0)
+    rows = _rows(result, baseline)
+    assert rows["relative_step_cost"].verdict is Verdict.WITHIN_NOISE  # the values' ratio
+    rows = list(_rows(result, baseline).values())
+    for row in rows:  # as compare_metric left them, before the views were weighed
+        if row.name == "relative_step_cost":
+            row.verdict, row.reason = Verdict.IMPROVED, ""
+    log_ratios = {"runtime_s": -0.51, "relative_step_cost": -0.69}
+    reconcile(rows, result.metrics, moved=lambda row: log_ratios.get(row.name))
+    assert {r.name: r.verdict for r in rows}["relative_step_cost"] is Verdict.IMPROVED
+    # and the other way round: the values' ratio says it moved, the estimate says it did not
+    for row in rows:
+        if row.name == "relative_step_cost":
+            row.verdict, row.reason = Verdict.IMPROVED, ""
+    reconcile(rows, result.metrics, moved=lambda row: {"runtime_s": 0.0}.get(row.name))
+    relative = {r.name: r for r in rows}["relative_step_cost"]
+    assert relative.verdict is Verdict.WITHIN_NOISE

@@ -130,7 +130,11 @@ def judge_rounds(rounds_a: Sequence[Result], rounds_b: Sequence[Result],
                       else "cpu")
     rows = [_row(name, a, b, rounds_a, rounds_b, context, policy)
             for name in sorted(set(a.metrics) | set(b.metrics) | set(b.unavailable))]
-    reconcile([row.comparison for row in rows], b.metrics)
+    # the views' gains from the paired estimates, as every A/B verdict is; the medians' ratio
+    # mixes in the rounds' spread
+    paired = {id(row.comparison): row.paired for row in rows if row.paired is not None}
+    reconcile([row.comparison for row in rows], b.metrics,
+              moved=lambda comparison: _log_ratio(paired.get(id(comparison))))
     notes = []
     pairs = list(zip(rounds_a, rounds_b))
     uneven = sum(unevenly_starved(ra, rb) for ra, rb in pairs)
@@ -263,6 +267,14 @@ def _min_effect(metric: Metric, change: PairedChange, policy: Policy) -> float:
     if change.scale == DIFFERENCE:
         return floor
     return max(policy.min_effect, floor / change.reference if change.reference else 0.0)
+
+
+def _log_ratio(change: PairedChange | None) -> float | None:
+    """A paired change's estimate as log(B / A); None where it has none."""
+    if change is None:
+        return None
+    relative = change.relative(change.centre.estimate)
+    return math.log1p(relative) if relative > -1 else None
 
 
 def _median(values: list[float], default: float) -> float:

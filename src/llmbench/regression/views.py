@@ -21,7 +21,7 @@ the reference as much). Each is judged on its own noise by ``compare.compare_met
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from llmbench.regression.results import Direction, Metric, Scope
@@ -43,8 +43,17 @@ def _view(metric: Metric | None) -> str | None:
     return "absolute" if metric.kind in SPEED_KINDS else None
 
 
-def reconcile(rows: Sequence[MetricComparison], metrics: Mapping[str, Metric]) -> None:
-    """Apply the rules above to ``rows`` (``MetricComparison``s of one benchmark) in place."""
+def reconcile(rows: Sequence[MetricComparison], metrics: Mapping[str, Metric],
+              moved: Callable[[MetricComparison], float | None] | None = None) -> None:
+    """Apply the rules above to ``rows`` (``MetricComparison``s of one benchmark) in place.
+
+    ``moved``: a row's change as a log ratio of current to baseline, where a better estimate
+    than the ratio of the two values exists (``llmbench ab``: the paired estimate of the
+    rounds' ratios); None for a row falls back to the values' ratio."""
+
+    def gain(row: MetricComparison) -> float:
+        return _gain(row, metrics, moved(row) if moved else None)
+
     views: dict[str, list[MetricComparison]] = {"absolute": [], "relative": []}
     for row in rows:
         view = _view(metrics.get(row.name))
@@ -62,9 +71,8 @@ def reconcile(rows: Sequence[MetricComparison], metrics: Mapping[str, Metric]) -
             if regressed:
                 row.verdict, row.reason = Verdict.CONFLICTING, _conflict(view, regressed[0])
             elif judged:
-                gain = _gain(row, metrics)
-                best = max(judged, key=lambda r: _gain(r, metrics))
-                if _gain(best, metrics) < gain / 2:
+                best = max(judged, key=gain)
+                if gain(best) < gain(row) / 2:
                     row.verdict, row.reason = Verdict.WITHIN_NOISE, _unconfirmed(view, best)
             elif busy:
                 row.verdict = Verdict.WITHIN_NOISE
@@ -72,13 +80,16 @@ def reconcile(rows: Sequence[MetricComparison], metrics: Mapping[str, Metric]) -
                               "not judged (busy), so nothing confirms it")
 
 
-def _gain(row: MetricComparison, metrics: Mapping[str, Metric]) -> float:
+def _gain(row: MetricComparison, metrics: Mapping[str, Metric],
+          log_ratio: float | None = None) -> float:
     """How much better the current value is, as a log ratio (2x faster: log 2 for a time and
-    for a throughput alike); 0 when it cannot be told."""
-    if not row.current or not row.baseline or row.current * row.baseline <= 0:
-        return 0.0
-    ratio = math.log(row.current / row.baseline)
-    return ratio if metrics[row.name].direction is Direction.HIGHER else -ratio
+    for a throughput alike); 0 when it cannot be told. ``log_ratio``: the change, when known
+    better than from the two values."""
+    if log_ratio is None:
+        if not row.current or not row.baseline or row.current * row.baseline <= 0:
+            return 0.0
+        log_ratio = math.log(row.current / row.baseline)
+    return log_ratio if metrics[row.name].direction is Direction.HIGHER else -log_ratio
 
 
 def _conflict(view: str, regressed: MetricComparison) -> str:
