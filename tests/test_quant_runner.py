@@ -113,6 +113,9 @@ def test_runner_measures_every_metric(fp32_then_nf4):
                 "qlora_tokens_per_s", "qlora_trainable_params", "qlora_peak_rss_mb"}
     assert expected <= set(nf4.metrics)
     assert all(m.is_finite for m in nf4.metrics.values())
+    # the faster of the two loads (the evaluated model's, QLoRA's)
+    assert nf4.metrics["load_s"].value == min(nf4.artifacts["loads_s"])
+    assert len(nf4.artifacts["loads_s"]) == 2
     assert nf4.artifacts["precision"]["quantized_layers"] == 12  # 6 Linear layers x 2 blocks
     assert len(nf4.artifacts["qlora"]["loss_curve"]) == FAST.qlora_steps
     assert nf4.artifacts["inference"]["generate"]["new_tokens"] == FAST.generate_tokens
