@@ -137,9 +137,13 @@ def test_a_spread_run_keeps_groups_together_and_records_its_times(pytester, monk
     (pytester.path / "benchmarks" / "test_grouped.py").write_text(GROUPED)
     log = pytester.path / "order.log"
     monkeypatch.setenv("LOG_FILE", str(log))
+    temp = pytester.mkdir("temp")
+    monkeypatch.setenv("TMPDIR", str(temp))
 
     pytester.runpytest_subprocess("benchmarks", "--bench-workers", "2", "--bench-profile",
                                   "smoke").assert_outcomes(passed=9)
+    # the controller's directories for the workers' groups and progress lines are gone
+    assert not list(temp.glob("llmbench-*"))
     ran = _log_lines(log)
     assert len({worker for name, worker, _ in ran if name.startswith("grouped")}) == 1
     assert {worker for _, worker, _ in ran} == {"gw0", "gw1"}

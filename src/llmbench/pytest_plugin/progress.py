@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -219,6 +220,8 @@ class TerminalProgress(_Progress):
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(self, "stop"):
             self.stop.set()
+            self.thread.join()
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class WorkerProgress(_Progress):
